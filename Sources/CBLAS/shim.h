@@ -1,0 +1,2 @@
+// The one C header nanochat uses: OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
+#include <cblas.h>

@@ -1,0 +1,36 @@
+// The nanochat binary: one subcommand per stage of the pipeline, named after nanochat's scripts.
+
+import ArgumentParser
+import Foundation
+
+@main
+struct Nanochat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nanochat",
+        abstract: "The whole ChatGPT pipeline on a CPU: tokenizer, pretraining, fine-tuning, RL, chat.",
+        subcommands: [TokTrain.self, TokEval.self, Tokenize.self]
+    )
+}
+
+/// Options every subcommand shares: where the run's outputs live.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Run folder for every stage's outputs (default: $NANOCHAT_OUT or ./out).")
+    var out: String = ProcessInfo.processInfo.environment["NANOCHAT_OUT"] ?? "out"
+
+    var tokenizerDir: String { out + "/tokenizer" }
+}
+
+/// Runs a command body, turning a UserError into a one-line message on stderr and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as UserError {
+        FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// Seconds since an arbitrary start, for timing.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,55 @@
+// `nanochat tok-eval`: compression (bytes per token) on held-out text, encoding speed, and the longest
+// tokens (nanochat: scripts/tok_eval.py).
+
+import ArgumentParser
+import Foundation
+
+struct TokEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tok-eval", abstract: "Bytes/token and encoding speed on the validation text; the longest tokens.")
+
+    @OptionGroup var opts: RunOptions
+
+    @Option(help: "Tokenizer folder (default: OUT/tokenizer).")
+    var tokenizer: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Held-out text files or folders.")
+    var input: [String] = ["data/shakespeare/val"]
+
+    @Option(help: "How many of the longest tokens to show.")
+    var top: Int = 10
+
+    func run() throws {
+        try runReportingErrors {
+            let dir = tokenizer ?? opts.tokenizerDir
+            let corpus = try Corpus.load(input)
+            var bytes = 0, tokens = 0
+            var best = Double.infinity
+            // Encoding speed: a fresh tokenizer (cold cache) each round, single thread, best of 3.
+            for _ in 0..<3 {
+                let tok = try Tokenizer.load(from: dir)
+                let t0 = now()
+                var n = 0
+                for doc in corpus.documents { n += tok.encodeOrdinary(doc).count }
+                best = min(best, now() - t0)
+                tokens = n
+            }
+            bytes = corpus.totalBytes
+            let tok = try Tokenizer.load(from: dir)
+            print("tok-eval: \(dir): vocab \(tok.vocabSize)")
+            print(String(format: "tok-eval: %d bytes -> %d tokens, %.3f bytes/token", bytes, tokens, Double(bytes) / Double(tokens)))
+            print(String(format: "tok-eval: encode %.1f MB/s (one thread, best of 3, %.3f s)", Double(bytes) / 1e6 / best, best))
+            let longest = (0..<tok.vocab.count).sorted { (tok.vocab[$0].count, $1) > (tok.vocab[$1].count, $0) }.prefix(top)
+            print("tok-eval: longest tokens:")
+            for id in longest {
+                print(String(format: "  %5d  %2d bytes  ", id, tok.vocab[id].count) + displayToken(tok.vocab[id]))
+            }
+        }
+    }
+}
+
+/// A token's bytes as a quoted, escaped string for display.
+func displayToken(_ bytes: [UInt8]) -> String {
+    let s = String(decoding: bytes, as: UTF8.self)
+    return "\"" + s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
+}

@@ -1,0 +1,58 @@
+// Shared helpers for the tests: fixture paths (read from the source tree, never made by Python at test
+// time), temporary folders, and a small tokenizer trained once.
+
+import Foundation
+import XCTest
+@testable import nanochat
+
+enum Fixtures {
+    static let testsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let repoRoot = testsDir.deletingLastPathComponent().deletingLastPathComponent()
+    static func path(_ name: String) -> String { testsDir.appendingPathComponent("fixtures/" + name).path }
+
+    static func json(_ name: String) throws -> Any {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// A fresh empty folder under the system temp dir.
+    static func tempDir(_ tag: String = "t") -> String {
+        let dir = NSTemporaryDirectory() + "nanochat-tests-\(tag)-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// A tokenizer trained on the first 300 KB of the default corpus (vocab 1024), shared by tests.
+    static let smallTokenizer: Tokenizer = {
+        let corpus = try! Corpus.load([repoRoot.appendingPathComponent("data/shakespeare/train").path])
+        let docs = [Array(corpus.documents.joined().prefix(300_000))]
+        return Tokenizer(merges: trainBPE(countChunks(docs), numMerges: 1024 - 256 - specialTokenNames.count))
+    }()
+}
+
+/// Asserts that `body` throws a UserError whose message contains every one of `fragments`.
+func assertUserError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+    do {
+        try body()
+        XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
+    } catch let e as UserError {
+        for f in fragments where !e.message.contains(f) {
+            XCTFail("error '\(e.message)' does not mention '\(f)'", file: file, line: line)
+        }
+    } catch {
+        XCTFail("expected a UserError, got \(error)", file: file, line: line)
+    }
+}
+
+/// A tiny deterministic generator for test data (SplitMix64).
+struct TestRNG {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}

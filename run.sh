@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
+#   ./run.sh          the speedrun: runs each stage that exists into out/ (or $NANOCHAT_OUT)
+#   ./run.sh test     installs what is missing, builds, runs every test
+#   ./run.sh build    installs what is missing and builds the release binary
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+# OpenBLAS (found by pkg-config) is the one system library the binary needs.
+ensure_deps() {
+    if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas; then return; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing libopenblas-dev and pkg-config (apt-get)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev pkg-config >/dev/null
+    else
+        echo "nanochat needs OpenBLAS and pkg-config. Install them with:" >&2
+        echo "    sudo apt-get install -y libopenblas-dev pkg-config     (Debian/Ubuntu)" >&2
+        echo "    brew install openblas pkg-config                       (macOS)" >&2
+        exit 1
+    fi
+}
+
+# One release build serves the speedrun and the tests (-enable-testing lets tests use @testable import).
+SWIFT_FLAGS=(-c release -Xswiftc -enable-testing)
+build() {
+    ensure_deps
+    say "building (swift build ${SWIFT_FLAGS[*]})"
+    swift build "${SWIFT_FLAGS[@]}"
+}
+
+BIN=.build/release/nanochat
+OUT="${NANOCHAT_OUT:-out}"
+
+case "${1:-}" in
+test)
+    build
+    say "running the tests"
+    swift test "${SWIFT_FLAGS[@]}"
+    ;;
+build)
+    build
+    ;;
+"")
+    build
+    start=$(date +%s)
+    say "stage 1/1: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
+    "$BIN" tok-train --out "$OUT" --vocab-size 4096
+    "$BIN" tok-eval --out "$OUT"
+    say "done in $(( $(date +%s) - start )) s; outputs are in $OUT/"
+    ;;
+*)
+    echo "usage: ./run.sh [test|build]" >&2
+    exit 2
+    ;;
+esac
