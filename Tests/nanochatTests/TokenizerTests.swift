@@ -201,7 +201,7 @@ final class TokenizerTests: XCTestCase {
         assertUserError(["not found"]) { _ = try Corpus.load(["/nonexistent.txt"]) }
         let dir = Fixtures.tempDir("corpus")
         assertUserError(["no *.txt files"]) { _ = try Corpus.load([dir]) }
-        FileManager.default.createFile(atPath: dir + "/empty.txt", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/empty.txt", contents: Data()))
         assertUserError(["empty"]) { _ = try Corpus.load([dir]) }
     }
 }

@@ -1,0 +1,262 @@
+// The GPT (nanochat's architecture, CPU-sized): parameters, gradients and activations each live in one
+// allocation laid out by a table of tensor sizes (llm.c). forward(inputs, targets, weights) -> loss,
+// backward() adds every gradient, zeroGrad() clears them.
+//   x = rmsnorm(wte[idx]); per block: x += attn(rmsnorm(x)); x += mlp(rmsnorm(x));
+//   logits = 15·tanh(lm_head(rmsnorm(x)) / 15); attn: q,k,v projections, rotary, q/k rmsnorm, causal
+//   softmax (GQA), c_proj; mlp: c_proj(relu(c_fc(x))²). No biases, no learnable norm weights.
+// Initialisation (nanochat's, written down exactly): wte ~ N(0, 1); lm_head ~ N(0, 0.001);
+// c_q, c_k, c_v, c_fc ~ U(-s, s) with s = sqrt(3)/sqrt(C) (the std of N(0, 1/sqrt(C))); both c_proj = 0.
+
+/// One parameter tensor: nanochat's state_dict name, shape (rows = out_features, cols = in_features).
+struct ParamTensor {
+    let name: String
+    let rows: Int, cols: Int
+    let offset: Int
+    var count: Int { rows * cols }
+    /// Matrices inside the blocks get Muon; the embedding and the head get AdamW.
+    var isBlockMatrix: Bool { name.hasPrefix("transformer.h.") }
+}
+
+/// Offsets of one block's weights in the parameter slab.
+struct BlockWeights { let cq, ck, cv, attnProj, fc, mlpProj: Int }
+
+/// The parameter layout of a config, in nanochat's state_dict order.
+func parameterTable(_ c: GPTConfig) -> [ParamTensor] {
+    var table: [ParamTensor] = [], offset = 0
+    func add(_ name: String, _ rows: Int, _ cols: Int) {
+        table.append(ParamTensor(name: name, rows: rows, cols: cols, offset: offset)); offset += rows * cols
+    }
+    add("transformer.wte.weight", c.vocabSize, c.nEmbd)
+    for l in 0..<c.nLayer {
+        add("transformer.h.\(l).attn.c_q.weight", c.nEmbd, c.nEmbd)
+        add("transformer.h.\(l).attn.c_k.weight", c.kvDim, c.nEmbd)
+        add("transformer.h.\(l).attn.c_v.weight", c.kvDim, c.nEmbd)
+        add("transformer.h.\(l).attn.c_proj.weight", c.nEmbd, c.nEmbd)
+        add("transformer.h.\(l).mlp.c_fc.weight", 4 * c.nEmbd, c.nEmbd)
+        add("transformer.h.\(l).mlp.c_proj.weight", c.nEmbd, 4 * c.nEmbd)
+    }
+    add("lm_head.weight", c.vocabSize, c.nEmbd)
+    return table
+}
+
+/// Saved activations of one block (pointers into the activation slab).
+struct BlockActs {
+    var ln1, rstd1, q, qrstd, k, krstd, v, att, atty, ln2, rstd2, fch, fca: UnsafeMutablePointer<Float>
+}
+
+final class GPT {
+    let config: GPTConfig
+    let maxBatch: Int
+    let tensors: [ParamTensor]
+    let numParams: Int
+    let params: UnsafeMutablePointer<Float>
+    let grads: UnsafeMutablePointer<Float>
+    let wte: Int, lmHead: Int
+    let blocks: [BlockWeights]
+
+    // Activations: one slab, carved once for (maxBatch, sequenceLen).
+    private let actSlab: UnsafeMutablePointer<Float>
+    let actCount: Int
+    private var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
+    private var layers: [BlockActs] = []
+    private var dres, dln, dq, dk, dv, datty, dfca, dfch, attScratch: UnsafeMutablePointer<Float>
+    private let ropeCos, ropeSin: UnsafeMutablePointer<Float>
+    // The batch of the last forward, kept for backward.
+    private let inputs, targets: UnsafeMutablePointer<Int32>
+    private let weights: UnsafeMutablePointer<Float>
+    private var hasWeights = false, hasTargets = false
+    private(set) var B = 0, T = 0
+
+    init(config: GPTConfig, maxBatch: Int, seed: UInt64 = 42) {
+        self.config = config
+        self.maxBatch = maxBatch
+        tensors = parameterTable(config)
+        numParams = tensors.last!.offset + tensors.last!.count
+        params = .allocate(capacity: numParams); grads = .allocate(capacity: numParams)
+        params.initialize(repeating: 0, count: numParams); grads.initialize(repeating: 0, count: numParams)
+        let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.offset) })
+        wte = byName["transformer.wte.weight"]!; lmHead = byName["lm_head.weight"]!
+        blocks = (0..<config.nLayer).map { l in
+            let p = "transformer.h.\(l)."
+            return BlockWeights(cq: byName[p + "attn.c_q.weight"]!, ck: byName[p + "attn.c_k.weight"]!,
+                                cv: byName[p + "attn.c_v.weight"]!, attnProj: byName[p + "attn.c_proj.weight"]!,
+                                fc: byName[p + "mlp.c_fc.weight"]!, mlpProj: byName[p + "mlp.c_proj.weight"]!)
+        }
+
+        // Activation table: measure, allocate, carve.
+        let N = maxBatch * config.sequenceLen, T = config.sequenceLen
+        let C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead, V = config.vocabSize
+        var sizes: [Int] = [N * C, N * C, N, N * C, N * C, N, N * V, N, N]
+        for _ in 0..<config.nLayer {
+            sizes += [N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C, 4 * N * C]
+        }
+        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NKV * T]
+        actCount = sizes.reduce(0, +)
+        actSlab = .allocate(capacity: actCount)
+        actSlab.initialize(repeating: 0, count: actCount)
+        var cursor = actSlab, k = 0
+        func take() -> UnsafeMutablePointer<Float> { let p = cursor; cursor += sizes[k]; k += 1; return p }
+        emb = take(); x0 = take(); rstd0 = take(); residual = take(); lnf = take(); rstdf = take()
+        logits = take(); losses = take(); lse = take()
+        for _ in 0..<config.nLayer {
+            layers.append(BlockActs(ln1: take(), rstd1: take(), q: take(), qrstd: take(), k: take(), krstd: take(),
+                                    v: take(), att: take(), atty: take(), ln2: take(), rstd2: take(), fch: take(), fca: take()))
+        }
+        dres = take(); dln = take(); dq = take(); dk = take(); dv = take(); datty = take()
+        dfca = take(); dfch = take(); attScratch = take()
+
+        ropeCos = .allocate(capacity: T * config.headDim / 2); ropeSin = .allocate(capacity: T * config.headDim / 2)
+        rotaryTables(ropeCos, ropeSin, T, config.headDim)
+        inputs = .allocate(capacity: N); targets = .allocate(capacity: N); weights = .allocate(capacity: N)
+        initWeights(seed: seed)
+    }
+
+    deinit {
+        params.deallocate(); grads.deallocate(); actSlab.deallocate()
+        ropeCos.deallocate(); ropeSin.deallocate()
+        inputs.deallocate(); targets.deallocate(); weights.deallocate()
+    }
+
+    /// nanochat's initialisation (see the file header). Deterministic given the seed.
+    func initWeights(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let s = Float(3).squareRoot() / Float(config.nEmbd).squareRoot()
+        for t in tensors {
+            let p = params + t.offset
+            if t.name == "transformer.wte.weight" {
+                for i in 0..<t.count { p[i] = rng.normal() }
+            } else if t.name == "lm_head.weight" {
+                for i in 0..<t.count { p[i] = 0.001 * rng.normal() }
+            } else if t.name.hasSuffix("c_proj.weight") {
+                p.update(repeating: 0, count: t.count)
+            } else {
+                for i in 0..<t.count { p[i] = (2 * rng.uniform() - 1) * s }
+            }
+        }
+    }
+
+    func zeroGrad() { grads.update(repeating: 0, count: numParams) }
+
+    func tensor(_ name: String) -> ParamTensor? { tensors.first { $0.name == name } }
+
+    /// The soft-capped logits of the last forward, (B, T, V). Overwritten by backward().
+    var lastLogits: UnsafePointer<Float> { UnsafePointer(logits) }
+    /// Per-token cross-entropy of the last forward (0 where the weight was 0).
+    var lastLosses: UnsafePointer<Float> { UnsafePointer(losses) }
+
+    // MARK: - Forward
+
+    /// Runs the model on inputs (B, T). With targets, returns the weighted mean cross-entropy
+    /// (weights nil = all 1; see softcapCrossEntropyForward); without, only computes logits and returns 0.
+    @discardableResult
+    func forward(inputs inp: UnsafePointer<Int32>, targets tgt: UnsafePointer<Int32>?, weights w: UnsafePointer<Float>?,
+                 B: Int, T: Int) -> Float {
+        precondition(B >= 1 && B <= maxBatch && T >= 1 && T <= config.sequenceLen, "batch \(B)x\(T) exceeds the model's \(maxBatch)x\(config.sequenceLen)")
+        self.B = B; self.T = T
+        let N = B * T, C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead
+        let hs = config.headDim, V = config.vocabSize
+        inputs.update(from: inp, count: N)
+        for n in 0..<N { precondition(inp[n] >= 0 && Int(inp[n]) < V, "input token \(inp[n]) outside the vocab") }
+        hasTargets = tgt != nil; hasWeights = w != nil
+        if let tgt { targets.update(from: tgt, count: N) }
+        if let w { weights.update(from: w, count: N) }
+        if let tgt {
+            for n in 0..<N where (w?[n] ?? 1) != 0 {
+                precondition(tgt[n] >= 0 && Int(tgt[n]) < V, "target \(tgt[n]) outside the vocab at a weighted position")
+            }
+        }
+        let P = params
+
+        embeddingForward(emb, inputs, P + wte, N, C)
+        rmsNormForward(x0, rstd0, emb, N, C)
+        residual.update(from: x0, count: N * C)
+        for l in 0..<config.nLayer {
+            let a = layers[l], bw = blocks[l]
+            // attention
+            rmsNormForward(a.ln1, a.rstd1, residual, N, C)
+            linearForward(a.q, a.ln1, P + bw.cq, N, C, C)
+            linearForward(a.k, a.ln1, P + bw.ck, N, C, KC)
+            linearForward(a.v, a.ln1, P + bw.cv, N, C, KC)
+            rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs)
+            rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs)
+            rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs)
+            rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs)
+            attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs)
+            linearForward(residual, a.atty, P + bw.attnProj, N, C, C, accumulate: true)  // x += attn
+            // mlp
+            rmsNormForward(a.ln2, a.rstd2, residual, N, C)
+            linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C)
+            reluSquaredForward(a.fca, a.fch, N * 4 * C)
+            linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true)  // x += mlp
+        }
+        rmsNormForward(lnf, rstdf, residual, N, C)
+        linearForward(logits, lnf, P + lmHead, N, C, V)
+        return softcapCrossEntropyForward(losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
+                                          w == nil ? nil : UnsafePointer(weights), N, V)
+    }
+
+    /// Convenience for arrays (tests, tools).
+    @discardableResult
+    func forward(_ inp: [Int32], _ tgt: [Int32]?, _ w: [Float]? = nil, B: Int, T: Int) -> Float {
+        inp.withUnsafeBufferPointer { i in
+            withOptionalPointer(tgt) { t in withOptionalPointer(w) { ww in
+                forward(inputs: i.baseAddress!, targets: t, weights: ww, B: B, T: T)
+            } }
+        }
+    }
+
+    // MARK: - Backward
+
+    /// Adds the gradient of the last forward's loss into `grads`. The last forward must have had targets.
+    func backward() {
+        precondition(hasTargets, "backward() needs a forward with targets")
+        let B = self.B, T = self.T, N = B * T, C = config.nEmbd, KC = config.kvDim
+        let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, V = config.vocabSize
+        let P = params, G = grads
+
+        softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V)
+        dln.update(repeating: 0, count: N * C)
+        linearBackward(dln, G + lmHead, logits, lnf, P + lmHead, N, C, V)
+        dres.update(repeating: 0, count: N * C)
+        rmsNormBackward(dres, dln, lnf, rstdf, N, C)
+        for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
+            let a = layers[l], bw = blocks[l]
+            // mlp: x_out = x_mid + mlp(ln2(x_mid)); dres flows through unchanged and gains the branch.
+            dfca.update(repeating: 0, count: 4 * N * C)
+            linearBackward(dfca, G + bw.mlpProj, dres, a.fca, P + bw.mlpProj, N, 4 * C, C)
+            dfch.update(repeating: 0, count: 4 * N * C)
+            reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C)
+            dln.update(repeating: 0, count: N * C)
+            linearBackward(dln, G + bw.fc, dfch, a.ln2, P + bw.fc, N, C, 4 * C)
+            rmsNormBackward(dres, dln, a.ln2, a.rstd2, N, C)
+            // attention: x_mid = x_in + proj(attn(...))
+            datty.update(repeating: 0, count: N * C)
+            linearBackward(datty, G + bw.attnProj, dres, a.atty, P + bw.attnProj, N, C, C)
+            dq.update(repeating: 0, count: N * C); dk.update(repeating: 0, count: N * KC); dv.update(repeating: 0, count: N * KC)
+            attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs)
+            // q/k norm then rotary, undone in reverse order (dfch/dfca are free now: reuse them as scratch).
+            let dqr = dfch, dkr = dfca
+            dqr.update(repeating: 0, count: N * C); dkr.update(repeating: 0, count: N * KC)
+            rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs)
+            rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs)
+            rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs)
+            rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs)
+            dln.update(repeating: 0, count: N * C)
+            linearBackward(dln, G + bw.cq, dqr, a.ln1, P + bw.cq, N, C, C)
+            linearBackward(dln, G + bw.ck, dkr, a.ln1, P + bw.ck, N, C, KC)
+            linearBackward(dln, G + bw.cv, dv, a.ln1, P + bw.cv, N, C, KC)
+            rmsNormBackward(dres, dln, a.ln1, a.rstd1, N, C)
+        }
+        // x0 = rmsnorm(emb): dres is d(x0) now.
+        let demb = dln
+        demb.update(repeating: 0, count: N * C)
+        rmsNormBackward(demb, dres, x0, rstd0, N, C)
+        embeddingBackward(G + wte, demb, inputs, N, C)
+    }
+}
+
+/// Calls body with the array's base address, or nil for a nil array.
+func withOptionalPointer<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
+}

@@ -1,0 +1,54 @@
+// The model's shape. Depth is the one dial, as in nanochat: C = 64·depth, head_dim 64, n_head = C/64.
+// The other fields exist so that tests can build tiny models (e.g. head_dim 16) and GQA variants.
+
+struct GPTConfig: Codable, Equatable, CustomStringConvertible {
+    var sequenceLen = 256   // T: the context length the model is trained for
+    var vocabSize = 4096    // V: tokens, including the special tokens
+    var nLayer = 4          // L: transformer blocks
+    var nHead = 4           // query heads
+    var nKvHead = 4         // key/value heads (< nHead: grouped-query attention; 1: multi-query)
+    var nEmbd = 256         // C: width of the residual stream
+
+    enum CodingKeys: String, CodingKey {
+        case sequenceLen = "sequence_len", vocabSize = "vocab_size", nLayer = "n_layer"
+        case nHead = "n_head", nKvHead = "n_kv_head", nEmbd = "n_embd"
+    }
+
+    init(sequenceLen: Int, vocabSize: Int, nLayer: Int, nHead: Int, nKvHead: Int, nEmbd: Int) {
+        self.sequenceLen = sequenceLen; self.vocabSize = vocabSize; self.nLayer = nLayer
+        self.nHead = nHead; self.nKvHead = nKvHead; self.nEmbd = nEmbd
+    }
+
+    /// nanochat's sizing: C = 64·depth, head_dim 64.
+    init(depth: Int, vocabSize: Int, sequenceLen: Int, nKvHead: Int? = nil) {
+        let c = depth * 64
+        self.init(sequenceLen: sequenceLen, vocabSize: vocabSize, nLayer: depth, nHead: c / 64,
+                  nKvHead: nKvHead ?? c / 64, nEmbd: c)
+    }
+
+    var headDim: Int { nEmbd / nHead }
+    var kvDim: Int { nKvHead * headDim }
+
+    /// Checks the shape; the message says what to change.
+    func validate() throws {
+        guard nLayer >= 1, nEmbd >= 1, nHead >= 1, vocabSize >= 1, sequenceLen >= 1 else {
+            throw UserError("model config \(self): every size must be positive")
+        }
+        guard nEmbd % nHead == 0 else { throw UserError("n_embd \(nEmbd) must be a multiple of n_head \(nHead)") }
+        guard headDim % 2 == 0 else { throw UserError("head_dim \(headDim) must be even for rotary embeddings") }
+        guard nKvHead >= 1, nKvHead <= nHead, nHead % nKvHead == 0 else {
+            throw UserError("n_kv_head \(nKvHead) must divide n_head \(nHead)")
+        }
+    }
+
+    /// Parameters in matmuls (everything but the embedding table): nanochat's N for FLOPs.
+    var matmulParams: Int { nLayer * (nEmbd * nEmbd * 2 + 2 * nEmbd * kvDim + 8 * nEmbd * nEmbd) + vocabSize * nEmbd }
+    var numParams: Int { matmulParams + vocabSize * nEmbd }
+
+    /// Training FLOPs per token, as nanochat estimates: 6·N_matmul + 12·L·C·T (attention's QK and AV).
+    var flopsPerToken: Double { 6 * Double(matmulParams) + 12 * Double(nLayer * nEmbd * sequenceLen) }
+
+    var description: String {
+        "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq \(sequenceLen)"
+    }
+}

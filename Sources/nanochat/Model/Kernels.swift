@@ -1,0 +1,263 @@
+// The GPT's layers as forward/backward pairs of free functions over raw Float pointers, in llm.c's style:
+// output first, then what is saved for backward, then inputs and sizes. Backward always ADDS into gradients.
+// Legend: B batch, T time, C channels, N = B·T rows, V vocab, NH query heads, NKV kv heads, hs head size.
+// Attention lives in Attention.swift; every matmul goes through sgemm (BLAS.swift).
+
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs body(start, end) over 0..<n split into contiguous ranges across the cores. Never wraps BLAS.
+@inline(__always)
+func parallelRanges(_ n: Int, minChunk: Int = 64, _ body: (Int, Int) -> Void) {
+    let chunks = min(max(1, n / minChunk), 2 * ProcessInfoCores.count)
+    if chunks <= 1 { body(0, n); return }
+    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+        body(k * n / chunks, (k + 1) * n / chunks)
+    }
+}
+
+enum ProcessInfoCores {
+    static let count: Int = {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return max(1, Int(sysconf(_SC_NPROCESSORS_ONLN)))
+        #endif
+    }()
+}
+
+// MARK: - Embedding
+
+/// out[n,:] = wte[inp[n],:]
+func embeddingForward(_ out: UnsafeMutablePointer<Float>,   // (N, C)
+                      _ inp: UnsafePointer<Int32>,          // (N,)
+                      _ wte: UnsafePointer<Float>,          // (V, C)
+                      _ N: Int, _ C: Int) {
+    for n in 0..<N { (out + n * C).update(from: wte + Int(inp[n]) * C, count: C) }
+}
+
+/// dwte[inp[n],:] += dout[n,:]   (sequential: a token may repeat)
+func embeddingBackward(_ dwte: UnsafeMutablePointer<Float>, // (V, C)
+                       _ dout: UnsafePointer<Float>,        // (N, C)
+                       _ inp: UnsafePointer<Int32>,         // (N,)
+                       _ N: Int, _ C: Int) {
+    for n in 0..<N {
+        let d = dwte + Int(inp[n]) * C, g = dout + n * C
+        for i in 0..<C { d[i] += g[i] }
+    }
+}
+
+// MARK: - RMSNorm (no learnable weights)
+
+/// eps of every RMSNorm: Float's machine epsilon, as torch's F.rms_norm uses by default.
+let rmsEps: Float = Float.ulpOfOne
+
+/// out[r,:] = x[r,:] / sqrt(mean(x[r,:]²) + eps). Saves rstd for backward. Rows may be tokens (dim C)
+/// or heads (dim hs, for the q/k norm). out may alias x (in-place).
+func rmsNormForward(_ out: UnsafeMutablePointer<Float>,     // (R, D)
+                    _ rstd: UnsafeMutablePointer<Float>,    // (R,)  saved for backward
+                    _ x: UnsafePointer<Float>,              // (R, D)
+                    _ R: Int, _ D: Int) {
+    parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
+        for r in r0..<r1 {
+            let xr = x + r * D, o = out + r * D
+            var ss: Float = 0
+            for i in 0..<D { ss += xr[i] * xr[i] }
+            let s = 1 / (ss / Float(D) + rmsEps).squareRoot()
+            rstd[r] = s
+            for i in 0..<D { o[i] = xr[i] * s }
+        }
+    }
+}
+
+/// Forward was out = x·rstd, so dx += rstd·(dout - out·mean(dout·out)).
+func rmsNormBackward(_ dx: UnsafeMutablePointer<Float>,     // (R, D) accumulated
+                     _ dout: UnsafePointer<Float>,          // (R, D)
+                     _ out: UnsafePointer<Float>,           // (R, D) saved
+                     _ rstd: UnsafePointer<Float>,          // (R,)   saved
+                     _ R: Int, _ D: Int) {
+    parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
+        for r in r0..<r1 {
+            let g = dout + r * D, o = out + r * D, d = dx + r * D
+            var dot: Float = 0
+            for i in 0..<D { dot += g[i] * o[i] }
+            let m = dot / Float(D), s = rstd[r]
+            for i in 0..<D { d[i] += s * (g[i] - o[i] * m) }
+        }
+    }
+}
+
+// MARK: - Rotary embedding (non-interleaved halves)
+
+/// cos/sin tables (T, hs/2): angle[t,j] = t / base^(2j/hs).
+func rotaryTables(_ cos_: UnsafeMutablePointer<Float>, _ sin_: UnsafeMutablePointer<Float>,
+                  _ T: Int, _ hs: Int, base: Double = 10000) {
+    let half = hs / 2
+    for t in 0..<T {
+        for j in 0..<half {
+            let angle = Double(t) / pow(base, Double(2 * j) / Double(hs))
+            cos_[t * half + j] = Float(cos(angle)); sin_[t * half + j] = Float(sin(angle))
+        }
+    }
+}
+
+/// In place on x viewed (B, T, H, hs): x1 = x[:hs/2], x2 = x[hs/2:];
+/// y1 = x1·cos + x2·sin; y2 = -x1·sin + x2·cos. Positions start at pos0 (KV-cached decoding).
+func rotaryForward(_ x: UnsafeMutablePointer<Float>,        // (B, T, H, hs) in place
+                   _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>, // (maxT, hs/2)
+                   _ B: Int, _ T: Int, _ H: Int, _ hs: Int, pos0: Int = 0) {
+    let half = hs / 2
+    parallelRanges(B * T, minChunk: 16) { n0, n1 in
+        for n in n0..<n1 {
+            let t = n % T + pos0
+            let c = cos_ + t * half, s = sin_ + t * half
+            for h in 0..<H {
+                let v = x + (n * H + h) * hs
+                for j in 0..<half {
+                    let x1 = v[j], x2 = v[j + half]
+                    v[j] = x1 * c[j] + x2 * s[j]
+                    v[j + half] = -x1 * s[j] + x2 * c[j]
+                }
+            }
+        }
+    }
+}
+
+/// The rotation's transpose, in place on the gradient: dx1 = dy1·cos - dy2·sin; dx2 = dy1·sin + dy2·cos.
+/// (Rotary is linear, so the gradient needs no saved activations; written, not accumulated.)
+func rotaryBackward(_ d: UnsafeMutablePointer<Float>,       // (B, T, H, hs) in place
+                    _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>,
+                    _ B: Int, _ T: Int, _ H: Int, _ hs: Int) {
+    let half = hs / 2
+    parallelRanges(B * T, minChunk: 16) { n0, n1 in
+        for n in n0..<n1 {
+            let t = n % T
+            let c = cos_ + t * half, s = sin_ + t * half
+            for h in 0..<H {
+                let v = d + (n * H + h) * hs
+                for j in 0..<half {
+                    let g1 = v[j], g2 = v[j + half]
+                    v[j] = g1 * c[j] - g2 * s[j]
+                    v[j + half] = g1 * s[j] + g2 * c[j]
+                }
+            }
+        }
+    }
+}
+
+// MARK: - ReLU²
+
+/// out = relu(x)²
+func reluSquaredForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
+    parallelRanges(count, minChunk: 1 << 14) { a, b in
+        for i in a..<b { let r = max(x[i], 0); out[i] = r * r }
+    }
+}
+
+/// dx += dout · 2·relu(x)
+func reluSquaredBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                         _ x: UnsafePointer<Float>, _ count: Int) {
+    parallelRanges(count, minChunk: 1 << 14) { a, b in
+        for i in a..<b { dx[i] += dout[i] * 2 * max(x[i], 0) }
+    }
+}
+
+// MARK: - Residual add
+
+/// out = a + b
+func residualForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) {
+    for i in 0..<count { out[i] = a[i] + b[i] }
+}
+
+/// da += dout; db += dout
+func residualBackward(_ da: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>,
+                      _ dout: UnsafePointer<Float>, _ count: Int) {
+    for i in 0..<count { da[i] += dout[i]; db[i] += dout[i] }
+}
+
+// MARK: - Linear (no bias): every product through sgemm
+
+/// out (N, OC) = inp (N, IC) · W^T, W stored (OC, IC) as nn.Linear.
+func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
+                   _ N: Int, _ IC: Int, _ OC: Int, accumulate: Bool = false) {
+    sgemm(transA: false, transB: true, N, OC, IC, inp, lda: IC, W, ldb: IC, beta: accumulate ? 1 : 0, out, ldc: OC)
+}
+
+/// dinp (N, IC) += dout · W;  dW (OC, IC) += dout^T · inp.
+func linearBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePointer<Float>,
+                    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
+                    _ N: Int, _ IC: Int, _ OC: Int) {
+    if let dinp { sgemm(transA: false, transB: false, N, IC, OC, dout, lda: OC, W, ldb: IC, beta: 1, dinp, ldc: IC) }
+    sgemm(transA: true, transB: false, OC, IC, N, dout, lda: OC, inp, ldb: IC, beta: 1, dW, ldc: IC)
+}
+
+// MARK: - Soft-capped logits + weighted cross-entropy (fused)
+
+/// Logit soft cap: z ← cap·tanh(z/cap), in place.
+let logitSoftcap: Float = 15
+
+/// Caps the logits in place, then per row: ce = logsumexp(z) - z[target]. Returns
+/// loss = Σ w·ce / count(w ≠ 0) (w = per-token weight: 1 for pretraining, the mask for SFT, the
+/// advantage for RL; 0 = ignored). Saves the row's logsumexp for backward. Without targets only caps.
+func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,) per-token ce (0 where w = 0)
+                                _ lse: UnsafeMutablePointer<Float>,      // (N,) saved
+                                _ logits: UnsafeMutablePointer<Float>,   // (N, V) raw in, capped out
+                                _ targets: UnsafePointer<Int32>?,        // (N,)
+                                _ weights: UnsafePointer<Float>?,        // (N,) nil = all 1
+                                _ N: Int, _ V: Int) -> Float {
+    let cap = logitSoftcap
+    parallelRanges(N, minChunk: 8) { n0, n1 in
+        for n in n0..<n1 {
+            let z = logits + n * V
+            var mx = -Float.infinity
+            for v in 0..<V { let c = cap * tanhf(z[v] / cap); z[v] = c; mx = max(mx, c) }
+            guard let targets else { continue }
+            let w = weights?[n] ?? 1
+            if w == 0 { losses[n] = 0; lse[n] = 0; continue }
+            var s: Float = 0
+            for v in 0..<V { s += expf(z[v] - mx) }
+            let l = mx + logf(s)
+            lse[n] = l
+            losses[n] = l - z[Int(targets[n])]
+        }
+    }
+    guard targets != nil else { return 0 }
+    var total: Double = 0, count = 0
+    for n in 0..<N {
+        let w = weights?[n] ?? 1
+        if w != 0 { total += Double(w) * Double(losses[n]); count += 1 }
+    }
+    return count == 0 ? 0 : Float(total / Double(count))
+}
+
+/// In place: the capped logits become the gradient of the raw logits.
+/// d(capped) = (w/count)·(softmax - onehot); d(raw) = d(capped)·(1 - (capped/cap)²).
+func softcapCrossEntropyBackward(_ logits: UnsafeMutablePointer<Float>,  // (N, V) capped in, dlogits out
+                                 _ lse: UnsafePointer<Float>,            // (N,) saved
+                                 _ targets: UnsafePointer<Int32>,
+                                 _ weights: UnsafePointer<Float>?,
+                                 _ N: Int, _ V: Int) {
+    var count = 0
+    for n in 0..<N where (weights?[n] ?? 1) != 0 { count += 1 }
+    let scale: Float = count == 0 ? 0 : 1 / Float(count)
+    let cap = logitSoftcap
+    parallelRanges(N, minChunk: 8) { n0, n1 in
+        for n in n0..<n1 {
+            let z = logits + n * V
+            let w = (weights?[n] ?? 1) * scale
+            if w == 0 { z.update(repeating: 0, count: V); continue }
+            let l = lse[n], t = Int(targets[n])
+            for v in 0..<V {
+                let c = z[v]
+                let p = expf(c - l)
+                let g = w * (p - (v == t ? 1 : 0))
+                let u = c / cap
+                z[v] = g * (1 - u * u)
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+// The whole model: matches an independent PyTorch implementation (float64) on a committed fixture
+// (tools/make_gpt_fixture.py): logits, loss, every gradient, and three Muon+AdamW steps. Plus a
+// finite-difference check of the loss against a sample of every parameter tensor, and determinism.
+
+import XCTest
+@testable import nanochat
+
+final class GPTTests: XCTestCase {
+
+    /// The fixture's model with its weights loaded, and the fixture itself.
+    func fixtureModel() throws -> (GPT, [String: SafeTensor], [String: String]) {
+        let (t, meta) = try Safetensors.read(Fixtures.path("gpt_reference.safetensors"))
+        let int = { (k: String) in Int(meta[k]!)! }
+        let config = GPTConfig(sequenceLen: int("sequence_len"), vocabSize: int("vocab_size"), nLayer: int("n_layer"),
+                               nHead: int("n_head"), nKvHead: int("n_kv_head"), nEmbd: int("n_embd"))
+        XCTAssertLessThan(config.nKvHead, config.nHead, "the fixture should exercise GQA")
+        let model = GPT(config: config, maxBatch: int("batch"), seed: 1)
+        for p in model.tensors {
+            let src = try XCTUnwrap(t[p.name], "fixture lacks \(p.name)")
+            XCTAssertEqual(src.shape, [p.rows, p.cols], p.name)
+            (model.params + p.offset).update(from: src.data, count: p.count)
+        }
+        return (model, t, meta)
+    }
+
+    /// max |a - b| / max |b|: error relative to the tensor's scale.
+    func relErr(_ a: UnsafePointer<Float>, _ b: [Float]) -> Double {
+        var num = 0.0, den = 1e-12
+        for i in 0..<b.count { num = max(num, abs(Double(a[i]) - Double(b[i]))); den = max(den, abs(Double(b[i]))) }
+        return num / den
+    }
+
+    func testMatchesPyTorchReference() throws {
+        let (model, t, meta) = try fixtureModel()
+        let B = Int(meta["batch"]!)!, T = Int(meta["sequence_len"]!)!
+        let inputs = t["inputs"]!.data.map { Int32($0) }, targets = t["targets"]!.data.map { Int32($0) }
+        let weights = t["weights"]!.data
+        model.zeroGrad()
+        let loss = model.forward(inputs, targets, weights, B: B, T: T)
+        // Forward: logits and loss to ~1e-5 relative.
+        let logitErr = relErr(model.lastLogits, t["logits"]!.data)
+        XCTAssertLessThan(logitErr, 1e-5, "logits differ from PyTorch")
+        XCTAssertEqual(Double(loss), Double(t["loss"]!.data[0]), accuracy: 1e-5 * abs(Double(t["loss"]!.data[0])))
+        model.backward()
+        // Backward: every parameter's gradient to ~1e-4 relative to the tensor's largest entry.
+        var worst = 0.0
+        for p in model.tensors {
+            let e = relErr(model.grads + p.offset, t["grad." + p.name]!.data)
+            worst = max(worst, e)
+            XCTAssertLessThan(e, 1e-4, "gradient of \(p.name)")
+        }
+        print("PyTorch fixture: logits rel err \(logitErr), worst gradient rel err \(worst)")
+
+        // Three optimizer steps on the same batch, with the fixture's fixed learning rates.
+        let hyper = OptimizerHyper(embeddingLR: Float(meta["lr_wte"]!)!, unembeddingLR: Float(meta["lr_lm_head"]!)!,
+                                   matrixLR: Float(meta["lr_muon"]!)!, weightDecay: Float(meta["weight_decay"]!)!,
+                                   scaleByWidth: false)
+        let opt = Optimizer(model: model, hyper: hyper)
+        let expected = t["step_losses"]!.data
+        var losses = [loss]
+        for _ in 0..<3 {
+            opt.update(lrMultiplier: 1, momentum: Float(meta["momentum"]!)!)
+            model.zeroGrad()
+            losses.append(model.forward(inputs, targets, weights, B: B, T: T))
+            model.backward()
+        }
+        for (a, e) in zip(losses, expected) { XCTAssertEqual(Double(a), Double(e), accuracy: 1e-4 * max(1, abs(Double(e)))) }
+        for p in model.tensors {
+            XCTAssertLessThan(relErr(model.params + p.offset, t["after." + p.name]!.data), 1e-4, "weights after 3 steps: \(p.name)")
+        }
+        print("PyTorch fixture: step losses \(losses) vs \(expected)")
+    }
+
+    func testWholeModelFiniteDifferences() throws {
+        // Random (not nanochat-init) weights so that no gradient is trivially zero.
+        let config = GPTConfig(sequenceLen: 4, vocabSize: 11, nLayer: 2, nHead: 2, nKvHead: 1, nEmbd: 8)
+        let model = GPT(config: config, maxBatch: 2, seed: 3)
+        var rng = RNG(seed: 9)
+        for i in 0..<model.numParams { model.params[i] = (2 * rng.uniform() - 1) * 0.5 }
+        let B = 2, T = 4
+        let inputs: [Int32] = (0..<8).map { _ in Int32(rng.int(11)) }, targets: [Int32] = (0..<8).map { _ in Int32(rng.int(11)) }
+        let weights: [Float] = [1, 1, 0, 1, 0.5, 1, 1, 2]
+        model.zeroGrad()
+        model.forward(inputs, targets, weights, B: B, T: T)
+        model.backward()
+        for p in model.tensors {
+            let analytic = Array(UnsafeBufferPointer(start: model.grads + p.offset, count: p.count))
+            checkGradient(p.name, x: model.params + p.offset, count: p.count, analytic: analytic,
+                          h: 1e-2, rtol: 3e-2, atolFraction: 1e-2, stride: max(1, p.count / 24)) {
+                Double(model.forward(inputs, targets, weights, B: B, T: T))
+            }
+        }
+    }
+
+    func testDeterministicInitAndConfig() {
+        let config = GPTConfig(depth: 2, vocabSize: 100, sequenceLen: 16)
+        XCTAssertEqual(config.nEmbd, 128); XCTAssertEqual(config.nHead, 2); XCTAssertEqual(config.headDim, 64)
+        let a = GPT(config: config, maxBatch: 1, seed: 5), b = GPT(config: config, maxBatch: 1, seed: 5)
+        let c = GPT(config: config, maxBatch: 1, seed: 6)
+        XCTAssertTrue((0..<a.numParams).allSatisfy { a.params[$0] == b.params[$0] })
+        XCTAssertFalse((0..<a.numParams).allSatisfy { a.params[$0] == c.params[$0] })
+        XCTAssertEqual(a.numParams, config.numParams)
+        // nanochat's init: both c_proj zero, so a fresh model's blocks start as the identity.
+        let proj = a.tensor("transformer.h.1.mlp.c_proj.weight")!
+        XCTAssertTrue((0..<proj.count).allSatisfy { a.params[proj.offset + $0] == 0 })
+        // FLOPs per token: 6·N_matmul + 12·L·C·T.
+        XCTAssertEqual(config.flopsPerToken, 6 * Double(config.matmulParams) + 12 * 2 * 128 * 16)
+    }
+
+    func testMuonOrthogonalises() {
+        // After Polar Express the update's singular values are near 1: X·Xᵀ ≈ I for a wide matrix.
+        let rows = 8, cols = 16
+        let p = Buf(rows * cols), g = Buf(rows * cols, seed: 21), buf = Buf(rows * cols)
+        let s = MuonScratch(maxCount: rows * cols, maxSide: rows)
+        defer { s.deallocate() }
+        muonStep(p.p, g.p, buf.p, rows: rows, cols: cols, lr: -1, momentum: 0, s)  // p = X (lr -1, scale 1)
+        for i in 0..<rows {
+            for j in 0..<rows {
+                let d = dot(p.p + i * cols, p.p + j * cols, cols)
+                if i == j { XCTAssertEqual(d, 1, accuracy: 0.35) } else { XCTAssertEqual(d, 0, accuracy: 0.2) }
+            }
+        }
+    }
+
+    func testSchedule() {
+        let s = LRSchedule(totalSteps: 100, warmupSteps: 10, warmdownRatio: 0.2, finalFraction: 0.1)
+        XCTAssertEqual(s.multiplier(0), 0.1, accuracy: 1e-6)
+        XCTAssertEqual(s.multiplier(9), 1, accuracy: 1e-6)
+        XCTAssertEqual(s.multiplier(50), 1)
+        XCTAssertEqual(s.multiplier(80), 1)
+        XCTAssertEqual(s.multiplier(90), 0.55, accuracy: 1e-6)
+        XCTAssertEqual(s.multiplier(100), 0.1, accuracy: 1e-6)
+        XCTAssertEqual(muonMomentum(0), 0.85, accuracy: 1e-6)
+        XCTAssertEqual(muonMomentum(150), 0.90, accuracy: 1e-6)
+        XCTAssertEqual(muonMomentum(1000), 0.95, accuracy: 1e-6)
+    }
+}
