@@ -89,7 +89,7 @@ final class KernelTests: XCTestCase {
         let C = NH * hs, KC = NKV * hs
         let q = Buf(B * T * C, seed: 14), k = Buf(B * T * KC, seed: 15), v = Buf(B * T * KC, seed: 16)
         let y = Buf(B * T * C), att = Buf(B * NH * T * T), dy = Buf(B * T * C, seed: 17)
-        let dq = Buf(B * T * C), dk = Buf(B * T * KC), dv = Buf(B * T * KC), scratch = Buf(B * NKV * T)
+        let dq = Buf(B * T * C), dk = Buf(B * T * KC), dv = Buf(B * T * KC), scratch = Buf(B * NH * T * T)
         attentionForward(y.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
         // Causal: the first position attends only to itself, so y = v there.
         for h in 0..<NH { for i in 0..<hs { XCTAssertEqual(y.p[h * hs + i], v.p[(h / 2) * hs + i], accuracy: 1e-6) } }

@@ -1,7 +1,7 @@
 // Causal multi-head self-attention with grouped-query heads (n_kv_head ≤ n_head), forward and backward.
-// q, k are already rotated and RMS-normed; query head h reads kv head h / (NH/NKV). Work is split over
-// (batch, kv head) so that the threads of the backward pass never write the same dk/dv rows.
-// Idea: llm.c's attention_forward/backward (softmax saved, recomputation-free), plus GQA as in nanochat.
+// q, k are already rotated and RMS-normed; query head h reads kv head h / (NH/NKV). The products run per
+// head with sgemm (BLAS threads itself), and the softmax rows in parallel between the products.
+// Idea: llm.c's attention_forward/backward (softmax saved, no recomputation), plus GQA as in nanochat.
 
 #if canImport(Glibc)
 import Glibc
@@ -37,6 +37,8 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 }
 
 /// y[b,t,h,:] = Σ_{t2≤t} softmax_t2(q[b,t,h]·k[b,t2,g] / sqrt(hs)) · v[b,t2,g], g = h / (NH/NKV).
+/// Per (b, h): S = scale·Q·Kᵀ (sgemm; the masked upper triangle is computed and then zeroed), a causal
+/// softmax over every row in parallel, then Y = P·V (sgemm).
 func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
                       _ att: UnsafeMutablePointer<Float>,    // (B, NH, T, T) softmax, saved for backward
                       _ q: UnsafePointer<Float>,             // (B, T, NH, hs)
@@ -45,68 +47,71 @@ func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
                       _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
-    parallelRanges(B * NH, minChunk: 1) { r0, r1 in
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group
+            sgemm(transA: false, transB: true, T, T, hs, alpha: scale, q + b * T * C + h * hs, lda: C,
+                  k + b * T * KC + g * hs, ldb: KC, beta: 0, att + (b * NH + h) * T * T, ldc: T)
+        }
+    }
+    parallelRanges(B * NH * T, minChunk: 64) { r0, r1 in
         for r in r0..<r1 {
-            let b = r / NH, h = r % NH, g = h / group
-            for t in 0..<T {
-                let qt = q + (b * T + t) * C + h * hs
-                let row = att + ((b * NH + h) * T + t) * T
-                var mx = -Float.infinity
-                for t2 in 0...t {
-                    let s = dot(qt, k + (b * T + t2) * KC + g * hs, hs) * scale
-                    row[t2] = s
-                    mx = max(mx, s)
-                }
-                var sum: Float = 0
-                for t2 in 0...t { let e = expf(row[t2] - mx); row[t2] = e; sum += e }
-                let inv = 1 / sum
-                for t2 in 0...t { row[t2] *= inv }
-                let yt = y + (b * T + t) * C + h * hs
-                yt.update(repeating: 0, count: hs)
-                for t2 in 0...t { axpy(yt, row[t2], v + (b * T + t2) * KC + g * hs, hs) }
-            }
+            let t = r % T, row = att + r * T
+            var mx = -Float.infinity
+            for t2 in 0...t { mx = max(mx, row[t2]) }
+            var sum: Float = 0
+            for t2 in 0...t { let e = expf(row[t2] - mx); row[t2] = e; sum += e }
+            let inv = 1 / sum
+            for t2 in 0...t { row[t2] *= inv }
+            if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+        }
+    }
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group
+            sgemm(transA: false, transB: false, T, hs, T, att + (b * NH + h) * T * T, lda: T,
+                  v + b * T * KC + g * hs, ldb: KC, beta: 0, y + b * T * C + h * hs, ldc: C)
         }
     }
 }
 
-/// Adds into dq, dk, dv. With P = att: dv += Pᵀ·dy; dP = dy·vᵀ; dS = P∘(dP - rowsum(P∘dP));
-/// dq += dS·k·scale; dk += dSᵀ·q·scale. `scratch` holds one T-row per (batch, kv head) task.
+/// Adds into dq, dk, dv. With P = att: dv += Pᵀ·dy; dP = dy·vᵀ; dS = P∘(dP - rowsum(P∘dP))·scale;
+/// dq += dS·k; dk += dSᵀ·q. `dAtt` (B, NH, T, T) is scratch for dP and dS.
 func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
                        _ dk: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
                        _ dv: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
-                       _ scratch: UnsafeMutablePointer<Float>, // (B, NKV, T)
+                       _ dAtt: UnsafeMutablePointer<Float>,  // (B, NH, T, T) scratch
                        _ dy: UnsafePointer<Float>,           // (B, T, NH, hs)
                        _ att: UnsafePointer<Float>,          // (B, NH, T, T)
                        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                        _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
-    parallelRanges(B * NKV, minChunk: 1) { r0, r1 in
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group, P = att + (b * NH + h) * T * T
+            let dyb = dy + b * T * C + h * hs
+            sgemm(transA: true, transB: false, T, hs, T, P, lda: T, dyb, ldb: C, beta: 1, dv + b * T * KC + g * hs, ldc: KC)
+            sgemm(transA: false, transB: true, T, T, hs, dyb, lda: C, v + b * T * KC + g * hs, ldb: KC,
+                  beta: 0, dAtt + (b * NH + h) * T * T, ldc: T)
+        }
+    }
+    parallelRanges(B * NH * T, minChunk: 64) { r0, r1 in
         for r in r0..<r1 {
-            let b = r / NKV, g = r % NKV
-            let dS = scratch + r * T
-            for h in (g * group)..<((g + 1) * group) {
-                for t in 0..<T {
-                    let row = att + ((b * NH + h) * T + t) * T
-                    let dyt = dy + (b * T + t) * C + h * hs
-                    // dP[t2] = dy·v[t2], and dv[t2] += P[t2]·dy
-                    var rowDot: Float = 0
-                    for t2 in 0...t {
-                        let vt2 = v + (b * T + t2) * KC + g * hs
-                        let dp = dot(dyt, vt2, hs)
-                        dS[t2] = dp
-                        rowDot += row[t2] * dp
-                        axpy(dv + (b * T + t2) * KC + g * hs, row[t2], dyt, hs)
-                    }
-                    // softmax backward, then the two products of the scores
-                    let qt = q + (b * T + t) * C + h * hs, dqt = dq + (b * T + t) * C + h * hs
-                    for t2 in 0...t {
-                        let ds = row[t2] * (dS[t2] - rowDot) * scale
-                        axpy(dqt, ds, k + (b * T + t2) * KC + g * hs, hs)
-                        axpy(dk + (b * T + t2) * KC + g * hs, ds, qt, hs)
-                    }
-                }
-            }
+            let t = r % T, p = att + r * T, d = dAtt + r * T
+            var rowDot: Float = 0
+            for t2 in 0...t { rowDot += p[t2] * d[t2] }
+            for t2 in 0...t { d[t2] = p[t2] * (d[t2] - rowDot) * scale }
+            if t + 1 < T { (d + t + 1).update(repeating: 0, count: T - t - 1) }
+        }
+    }
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group, dS = dAtt + (b * NH + h) * T * T
+            sgemm(transA: false, transB: false, T, hs, T, dS, lda: T, k + b * T * KC + g * hs, ldb: KC,
+                  beta: 1, dq + b * T * C + h * hs, ldc: C)
+            sgemm(transA: true, transB: false, T, hs, T, dS, lda: T, q + b * T * C + h * hs, ldb: C,
+                  beta: 1, dk + b * T * KC + g * hs, ldc: KC)
         }
     }
 }

@@ -66,6 +66,8 @@ final class GPT {
     private let weights: UnsafeMutablePointer<Float>
     private var hasWeights = false, hasTargets = false
     private(set) var B = 0, T = 0
+    /// Seconds spent per kind of kernel, when profiling is on (bench). nil = off, no cost.
+    var profile: KernelProfile?
 
     init(config: GPTConfig, maxBatch: Int, seed: UInt64 = 42) {
         self.config = config
@@ -90,7 +92,7 @@ final class GPT {
         for _ in 0..<config.nLayer {
             sizes += [N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C, 4 * N * C]
         }
-        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NKV * T]
+        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T]
         actCount = sizes.reduce(0, +)
         actSlab = .allocate(capacity: actCount)
         actSlab.initialize(repeating: 0, count: actCount)
@@ -144,6 +146,16 @@ final class GPT {
     /// Per-token cross-entropy of the last forward (0 where the weight was 0).
     var lastLosses: UnsafePointer<Float> { UnsafePointer(losses) }
 
+    /// Runs body, adding its wall time to the profile's `kind` when profiling.
+    @inline(__always)
+    private func timed<R>(_ kind: KernelKind, _ body: () -> R) -> R {
+        guard profile != nil else { return body() }
+        let t0 = now()
+        let r = body()
+        profile![kind] += now() - t0
+        return r
+    }
+
     // MARK: - Forward
 
     /// Runs the model on inputs (B, T). With targets, returns the weighted mean cross-entropy
@@ -167,32 +179,32 @@ final class GPT {
         }
         let P = params
 
-        embeddingForward(emb, inputs, P + wte, N, C)
-        rmsNormForward(x0, rstd0, emb, N, C)
+        timed(.embedding) { embeddingForward(emb, inputs, P + wte, N, C) }
+        timed(.rmsnorm) { rmsNormForward(x0, rstd0, emb, N, C) }
         residual.update(from: x0, count: N * C)
         for l in 0..<config.nLayer {
             let a = layers[l], bw = blocks[l]
             // attention
-            rmsNormForward(a.ln1, a.rstd1, residual, N, C)
-            linearForward(a.q, a.ln1, P + bw.cq, N, C, C)
-            linearForward(a.k, a.ln1, P + bw.ck, N, C, KC)
-            linearForward(a.v, a.ln1, P + bw.cv, N, C, KC)
-            rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs)
-            rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs)
-            rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs)
-            rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs)
-            attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs)
-            linearForward(residual, a.atty, P + bw.attnProj, N, C, C, accumulate: true)  // x += attn
+            timed(.rmsnorm) { rmsNormForward(a.ln1, a.rstd1, residual, N, C) }
+            timed(.matmul) { linearForward(a.q, a.ln1, P + bw.cq, N, C, C) }
+            timed(.matmul) { linearForward(a.k, a.ln1, P + bw.ck, N, C, KC) }
+            timed(.matmul) { linearForward(a.v, a.ln1, P + bw.cv, N, C, KC) }
+            timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs) }
+            timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs) }
+            timed(.rmsnorm) { rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs) }
+            timed(.rmsnorm) { rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs) }
+            timed(.attention) { attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
+            timed(.matmul) { linearForward(residual, a.atty, P + bw.attnProj, N, C, C, accumulate: true) }  // x += attn
             // mlp
-            rmsNormForward(a.ln2, a.rstd2, residual, N, C)
-            linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C)
-            reluSquaredForward(a.fca, a.fch, N * 4 * C)
-            linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true)  // x += mlp
+            timed(.rmsnorm) { rmsNormForward(a.ln2, a.rstd2, residual, N, C) }
+            timed(.matmul) { linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C) }
+            timed(.relu2) { reluSquaredForward(a.fca, a.fch, N * 4 * C) }
+            timed(.matmul) { linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true) }  // x += mlp
         }
-        rmsNormForward(lnf, rstdf, residual, N, C)
-        linearForward(logits, lnf, P + lmHead, N, C, V)
-        return softcapCrossEntropyForward(losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
-                                          w == nil ? nil : UnsafePointer(weights), N, V)
+        timed(.rmsnorm) { rmsNormForward(lnf, rstdf, residual, N, C) }
+        timed(.matmul) { linearForward(logits, lnf, P + lmHead, N, C, V) }
+        return timed(.crossEntropy) { softcapCrossEntropyForward(losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
+                                          w == nil ? nil : UnsafePointer(weights), N, V) }
     }
 
     /// Convenience for arrays (tests, tools).
@@ -214,44 +226,44 @@ final class GPT {
         let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, V = config.vocabSize
         let P = params, G = grads
 
-        softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V)
+        timed(.crossEntropy) { softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V) }
         dln.update(repeating: 0, count: N * C)
-        linearBackward(dln, G + lmHead, logits, lnf, P + lmHead, N, C, V)
+        timed(.matmul) { linearBackward(dln, G + lmHead, logits, lnf, P + lmHead, N, C, V) }
         dres.update(repeating: 0, count: N * C)
-        rmsNormBackward(dres, dln, lnf, rstdf, N, C)
+        timed(.rmsnorm) { rmsNormBackward(dres, dln, lnf, rstdf, N, C) }
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             let a = layers[l], bw = blocks[l]
             // mlp: x_out = x_mid + mlp(ln2(x_mid)); dres flows through unchanged and gains the branch.
             dfca.update(repeating: 0, count: 4 * N * C)
-            linearBackward(dfca, G + bw.mlpProj, dres, a.fca, P + bw.mlpProj, N, 4 * C, C)
+            timed(.matmul) { linearBackward(dfca, G + bw.mlpProj, dres, a.fca, P + bw.mlpProj, N, 4 * C, C) }
             dfch.update(repeating: 0, count: 4 * N * C)
-            reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C)
+            timed(.relu2) { reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C) }
             dln.update(repeating: 0, count: N * C)
-            linearBackward(dln, G + bw.fc, dfch, a.ln2, P + bw.fc, N, C, 4 * C)
-            rmsNormBackward(dres, dln, a.ln2, a.rstd2, N, C)
+            timed(.matmul) { linearBackward(dln, G + bw.fc, dfch, a.ln2, P + bw.fc, N, C, 4 * C) }
+            timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln2, a.rstd2, N, C) }
             // attention: x_mid = x_in + proj(attn(...))
             datty.update(repeating: 0, count: N * C)
-            linearBackward(datty, G + bw.attnProj, dres, a.atty, P + bw.attnProj, N, C, C)
+            timed(.matmul) { linearBackward(datty, G + bw.attnProj, dres, a.atty, P + bw.attnProj, N, C, C) }
             dq.update(repeating: 0, count: N * C); dk.update(repeating: 0, count: N * KC); dv.update(repeating: 0, count: N * KC)
-            attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs)
+            timed(.attention) { attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
             // q/k norm then rotary, undone in reverse order (dfch/dfca are free now: reuse them as scratch).
             let dqr = dfch, dkr = dfca
             dqr.update(repeating: 0, count: N * C); dkr.update(repeating: 0, count: N * KC)
-            rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs)
-            rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs)
-            rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs)
-            rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs)
+            timed(.rmsnorm) { rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs) }
+            timed(.rmsnorm) { rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs) }
+            timed(.rotary) { rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs) }
+            timed(.rotary) { rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs) }
             dln.update(repeating: 0, count: N * C)
-            linearBackward(dln, G + bw.cq, dqr, a.ln1, P + bw.cq, N, C, C)
-            linearBackward(dln, G + bw.ck, dkr, a.ln1, P + bw.ck, N, C, KC)
-            linearBackward(dln, G + bw.cv, dv, a.ln1, P + bw.cv, N, C, KC)
-            rmsNormBackward(dres, dln, a.ln1, a.rstd1, N, C)
+            timed(.matmul) { linearBackward(dln, G + bw.cq, dqr, a.ln1, P + bw.cq, N, C, C) }
+            timed(.matmul) { linearBackward(dln, G + bw.ck, dkr, a.ln1, P + bw.ck, N, C, KC) }
+            timed(.matmul) { linearBackward(dln, G + bw.cv, dv, a.ln1, P + bw.cv, N, C, KC) }
+            timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln1, a.rstd1, N, C) }
         }
         // x0 = rmsnorm(emb): dres is d(x0) now.
         let demb = dln
         demb.update(repeating: 0, count: N * C)
-        rmsNormBackward(demb, dres, x0, rstd0, N, C)
-        embeddingBackward(G + wte, demb, inputs, N, C)
+        timed(.rmsnorm) { rmsNormBackward(demb, dres, x0, rstd0, N, C) }
+        timed(.embedding) { embeddingBackward(G + wte, demb, inputs, N, C) }
     }
 }
 
@@ -259,4 +271,18 @@ final class GPT {
 func withOptionalPointer<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
     guard let a else { return body(nil) }
     return a.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// The kinds of kernel a profile separates.
+enum KernelKind: Int, CaseIterable {
+    case matmul, attention, crossEntropy, rmsnorm, rotary, relu2, embedding
+}
+
+/// Accumulated seconds per kernel kind.
+struct KernelProfile {
+    var seconds = [Double](repeating: 0, count: KernelKind.allCases.count)
+    subscript(kind: KernelKind) -> Double {
+        get { seconds[kind.rawValue] }
+        set { seconds[kind.rawValue] = newValue }
+    }
 }

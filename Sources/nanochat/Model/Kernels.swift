@@ -197,6 +197,9 @@ func linearBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePoi
 
 // MARK: - Soft-capped logits + weighted cross-entropy (fused)
 
+/// tanh(x) = 1 - 2/(e^{2x} + 1): one expf, about twice as fast as tanhf here; absolute error ~1e-7.
+@inline(__always) func tanhViaExp(_ x: Float) -> Float { 1 - 2 / (expf(2 * x) + 1) }
+
 /// Logit soft cap: z ← cap·tanh(z/cap), in place.
 let logitSoftcap: Float = 15
 
@@ -214,7 +217,7 @@ func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,)
         for n in n0..<n1 {
             let z = logits + n * V
             var mx = -Float.infinity
-            for v in 0..<V { let c = cap * tanhf(z[v] / cap); z[v] = c; mx = max(mx, c) }
+            for v in 0..<V { let c = cap * tanhViaExp(z[v] / cap); z[v] = c; mx = max(mx, c) }
             guard let targets else { continue }
             let w = weights?[n] ?? 1
             if w == 0 { losses[n] = 0; lse[n] = 0; continue }

@@ -1,0 +1,89 @@
+// `nanochat bench`: how fast training runs here. Times forward, backward and the optimizer on random
+// tokens, measures this machine's sgemm GFLOP/s at the model's own matmul shapes, and reports MFU
+// against that measured peak (not a datasheet number).
+
+import ArgumentParser
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Training speed: ms per forward/backward/optimizer step, tokens/s, GFLOP/s and MFU.")
+
+    @Option(help: "Model depth (C = 64·depth).") var depth = 4
+    @Option(help: "Sequence length T.") var seqLen = 256
+    @Option(help: "Batch size B (rows per step).") var batchSize = 16
+    @Option(help: "Vocabulary size.") var vocabSize = 4096
+    @Option(help: "Timed steps (after one warm-up step).") var steps = 5
+
+    func validate() throws {
+        guard depth >= 1, seqLen >= 1, batchSize >= 1, vocabSize >= 2, steps >= 1 else {
+            throw ValidationError("--depth, --seq-len, --batch-size, --vocab-size and --steps must be positive")
+        }
+    }
+
+    func run() throws {
+        let config = GPTConfig(depth: depth, vocabSize: vocabSize, sequenceLen: seqLen)
+        let model = GPT(config: config, maxBatch: batchSize)
+        let opt = Optimizer(model: model)
+        let N = batchSize * seqLen
+        var rng = RNG(seed: 1)
+        let inputs = (0..<N).map { _ in Int32(rng.int(vocabSize)) }, targets = (0..<N).map { _ in Int32(rng.int(vocabSize)) }
+        print("bench: \(config), batch \(batchSize) (\(N) tokens/step), \(config.numParams) params, BLAS threads \(blasThreads())")
+        var tf = 0.0, tb = 0.0, to = 0.0
+        for s in 0...steps {
+            let t0 = now()
+            model.zeroGrad()
+            model.forward(inputs, targets, B: batchSize, T: seqLen)
+            let t1 = now()
+            model.backward()
+            let t2 = now()
+            opt.update(lrMultiplier: 1, momentum: 0.95)
+            let t3 = now()
+            if s > 0 { tf += t1 - t0; tb += t2 - t1; to += t3 - t2 }
+        }
+        // One more step with the per-kernel profile on (timing adds a little overhead, so it is separate).
+        model.profile = KernelProfile()
+        model.zeroGrad(); model.forward(inputs, targets, B: batchSize, T: seqLen); model.backward()
+        let prof = model.profile!
+        model.profile = nil
+        let n = Double(steps)
+        let step = (tf + tb + to) / n
+        let flops = config.flopsPerToken * Double(N)
+        let achieved = flops / step / 1e9
+        let peak = measureSgemmPeak(config, rows: N)
+        print(String(format: "bench: forward %.1f ms, backward %.1f ms, optimizer %.1f ms, step %.1f ms",
+                     1000 * tf / n, 1000 * tb / n, 1000 * to / n, 1000 * step))
+        print(String(format: "bench: %.0f tokens/s, %.1f GFLOP/s (%.2f GFLOP/step, nanochat's 6N+12LCT estimate)",
+                     Double(N) / step, achieved, flops / 1e9))
+        let parts = KernelKind.allCases.map { String(format: "%@ %.0f", "\($0)", 1000 * prof[$0]) }
+        print("bench: forward+backward by kernel (ms): " + parts.joined(separator: ", "))
+        print(String(format: "bench: sgemm at the model's shapes %.1f GFLOP/s; MFU %.1f%%", peak, 100 * achieved / peak))
+    }
+}
+
+/// GFLOP/s of sgemm over one training step's matmul shapes (forward and both backward products of every
+/// linear layer, with their real sizes), timed here: the ceiling our training loop could reach.
+func measureSgemmPeak(_ c: GPTConfig, rows N: Int) -> Double {
+    let C = c.nEmbd, KC = c.kvDim, V = c.vocabSize
+    // (IC, OC) of each linear layer, per step.
+    var shapes: [(Int, Int)] = []
+    for _ in 0..<c.nLayer { shapes += [(C, C), (C, KC), (C, KC), (C, C), (C, 4 * C), (4 * C, C)] }
+    shapes.append((C, V))
+    let maxIn = shapes.map { $0.0 }.max()!, maxOut = shapes.map { $0.1 }.max()!
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: N * maxIn), w = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: N * maxOut), dw = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
+    defer { x.deallocate(); w.deallocate(); y.deallocate(); dw.deallocate() }
+    x.initialize(repeating: 0.01, count: N * maxIn); w.initialize(repeating: 0.01, count: maxIn * maxOut)
+    y.initialize(repeating: 0.01, count: N * maxOut); dw.initialize(repeating: 0, count: maxIn * maxOut)
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let t0 = now()
+        for (ic, oc) in shapes {
+            linearForward(y, x, w, N, ic, oc)
+            linearBackward(x, dw, y, x, w, N, ic, oc)
+        }
+        best = min(best, now() - t0)
+    }
+    let flops = shapes.reduce(0.0) { $0 + 6 * Double(N) * Double($1.0) * Double($1.1) }
+    return flops / best / 1e9
+}

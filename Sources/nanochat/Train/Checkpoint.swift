@@ -1,0 +1,106 @@
+// Checkpoints: the model in `model.safetensors` with nanochat's state_dict names and nn.Linear shapes,
+// the optimizer state (AdamW moments, Muon momentum, step) in `optim.safetensors` beside it. The config,
+// the step and the tokenizer's hash go in `__metadata__`; stages add their own keys (data position, ...).
+// Files are written to a temporary name and renamed; loading checks names, shapes and the config.
+
+import Foundation
+
+enum Checkpoint {
+    static let modelFile = "model.safetensors"
+    static let optimFile = "optim.safetensors"
+
+    /// The config as flat metadata keys (what tools/check_safetensors.py and Python readers expect).
+    static func metadata(_ c: GPTConfig) -> [String: String] {
+        ["sequence_len": "\(c.sequenceLen)", "vocab_size": "\(c.vocabSize)", "n_layer": "\(c.nLayer)",
+         "n_head": "\(c.nHead)", "n_kv_head": "\(c.nKvHead)", "n_embd": "\(c.nEmbd)"]
+    }
+
+    static func config(from meta: [String: String], path: String) throws -> GPTConfig {
+        func int(_ k: String) throws -> Int {
+            guard let v = meta[k].flatMap({ Int($0) }) else {
+                throw UserError("\(path): metadata lacks \(k); it is not a nanochat checkpoint")
+            }
+            return v
+        }
+        return GPTConfig(sequenceLen: try int("sequence_len"), vocabSize: try int("vocab_size"), nLayer: try int("n_layer"),
+                         nHead: try int("n_head"), nKvHead: try int("n_kv_head"), nEmbd: try int("n_embd"))
+    }
+
+    /// Writes model (and optimizer) state into `dir`. `extra` metadata goes into both files.
+    static func save(model: GPT, optimizer: Optimizer?, to dir: String, extra: [String: String] = [:]) throws {
+        var meta = metadata(model.config).merging(extra) { _, new in new }
+        if let optimizer { meta["step"] = meta["step"] ?? "\(optimizer.step)" }
+        let tensors = model.tensors.map { ($0.name, [$0.rows, $0.cols], UnsafePointer(model.params + $0.offset)) }
+        try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
+        guard let optimizer else { return }
+        var state: [(String, [Int], UnsafePointer<Float>)] = []
+        for t in model.tensors {
+            if t.isBlockMatrix {
+                state.append(("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + t.offset)))
+            } else {
+                state.append(("exp_avg." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvg + t.offset)))
+                state.append(("exp_avg_sq." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvgSq + t.offset)))
+            }
+        }
+        var optMeta = meta
+        optMeta["optimizer_step"] = "\(optimizer.step)"
+        try writeAtomically(Safetensors.encode(state, metadata: optMeta), to: dir + "/" + optimFile)
+    }
+
+    /// Reads a checkpoint's config and metadata without loading weights.
+    static func inspect(_ dir: String) throws -> (GPTConfig, [String: String]) {
+        let path = dir + "/" + modelFile
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw UserError("no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
+        }
+        let (_, meta) = try Safetensors.read(path)
+        return (try config(from: meta, path: path), meta)
+    }
+
+    /// Loads weights (and optimizer state) from `dir` into a model of the same config. Returns the metadata.
+    @discardableResult
+    static func load(into model: GPT, optimizer: Optimizer? = nil, from dir: String) throws -> [String: String] {
+        let path = dir + "/" + modelFile
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw UserError("no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
+        }
+        let (tensors, meta) = try Safetensors.read(path)
+        let saved = try config(from: meta, path: path)
+        guard saved == model.config else {
+            throw UserError("\(path) holds a model with \(saved), but this run builds \(model.config). Use the same --depth/--seq-len/vocab as the checkpoint, or start a fresh run (--fresh).")
+        }
+        try copy(tensors, names: model.tensors.map { ($0.name, $0) }, into: model.params, path: path)
+        guard let optimizer else { return meta }
+        let optPath = dir + "/" + optimFile
+        guard FileManager.default.fileExists(atPath: optPath) else {
+            throw UserError("\(dir) has weights but no optimizer state (\(optimFile)); cannot resume training from it exactly.")
+        }
+        let (state, optMeta) = try Safetensors.read(optPath)
+        var names: [(String, ParamTensor)] = [], targets: [UnsafeMutablePointer<Float>] = []
+        for t in model.tensors {
+            if t.isBlockMatrix { names.append(("momentum_buffer." + t.name, t)); targets.append(optimizer.momentumBuffer) }
+            else {
+                names.append(("exp_avg." + t.name, t)); targets.append(optimizer.expAvg)
+                names.append(("exp_avg_sq." + t.name, t)); targets.append(optimizer.expAvgSq)
+            }
+        }
+        for ((name, t), base) in zip(names, targets) { try copy(state, names: [(name, t)], into: base, path: optPath) }
+        guard let step = optMeta["optimizer_step"].flatMap({ Int($0) }) else {
+            throw UserError("\(optPath): metadata lacks optimizer_step")
+        }
+        optimizer.step = step
+        return meta
+    }
+
+    /// Copies named tensors into a slab at each tensor's offset, checking presence and shape.
+    private static func copy(_ tensors: [String: SafeTensor], names: [(String, ParamTensor)],
+                             into base: UnsafeMutablePointer<Float>, path: String) throws {
+        for (name, t) in names {
+            guard let src = tensors[name] else { throw UserError("\(path) lacks tensor \(name): not a checkpoint of this model") }
+            guard src.shape == [t.rows, t.cols] else {
+                throw UserError("\(path): tensor \(name) has shape \(src.shape), expected [\(t.rows), \(t.cols)]")
+            }
+            (base + t.offset).update(from: src.data, count: t.count)
+        }
+    }
+}
