@@ -46,9 +46,13 @@ build)
 "")
     build
     start=$(date +%s)
-    say "stage 1/1: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
+    say "stage 1/2: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
     "$BIN" tok-train --out "$OUT" --vocab-size 4096
     "$BIN" tok-eval --out "$OUT"
+    say "stage 2/2: pretraining (about 15 minutes on 2 cores): depth 4 (5.2M params), 400 steps of 16x256 tokens"
+    "$BIN" base-train --out "$OUT" --depth 4 --seq-len 256 --batch-size 16 --steps 400 \
+        --eval-every 100 --sample-every 200 --save-every 50
+    "$BIN" base-eval --out "$OUT"
     say "done in $(( $(date +%s) - start )) s; outputs are in $OUT/"
     ;;
 *)

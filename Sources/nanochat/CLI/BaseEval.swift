@@ -1,0 +1,49 @@
+// `nanochat base-eval`: validation loss and bits per byte of a checkpoint, and samples
+// (nanochat: scripts/base_eval.py, the bpb part).
+
+import ArgumentParser
+import Foundation
+
+struct BaseEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "base-eval", abstract: "Loss and bpb on the validation shard (or --tokens FILE.bin), and samples.")
+
+    @OptionGroup var opts: RunOptions
+    @Option(help: "Checkpoint folder (default: OUT/base).") var checkpoint: String?
+    @Option(help: "Token shard to evaluate (default: OUT/data/val.bin).") var tokens: String?
+    @Option(help: "Tokens to evaluate (at most).") var maxTokens = 1 << 20
+    @Option(help: "Rows per forward pass.") var batchSize = 8
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.8
+    @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 40
+    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(help: "Tokens per sample.") var sampleTokens = 64
+    @Option(name: .long, parsing: .upToNextOption, help: "Prompts to continue.") var prompt: [String] = samplePrompts
+
+    func run() throws {
+        try runReportingErrors {
+            let dir = checkpoint ?? opts.out + "/base"
+            let tok = try Tokenizer.load(from: opts.tokenizerDir)
+            let (config, meta) = try Checkpoint.inspect(dir)
+            guard config.vocabSize == tok.vocabSize else {
+                throw UserError("\(dir) was trained with a \(config.vocabSize)-token vocab but \(opts.tokenizerDir) has \(tok.vocabSize); use the run's own tokenizer (--out)")
+            }
+            let model = GPT(config: config, maxBatch: batchSize)
+            try Checkpoint.load(into: model, from: dir)
+            let path = tokens ?? opts.out + "/data/val.bin"
+            let shard = try TokenShard.read(path, vocabSize: tok.vocabSize)
+            guard shard.count > config.sequenceLen else {
+                throw UserError("\(path) has \(shard.count) tokens, fewer than one window of \(config.sequenceLen + 1)")
+            }
+            let t0 = now()
+            let r = evaluateBPB(model, tokens: shard, tokenBytes: tokenByteCounts(tok), B: batchSize, T: config.sequenceLen, maxTokens: maxTokens)
+            print("base-eval: \(dir) (step \(meta["step"] ?? "?"), \(config))")
+            print(String(format: "loss %.4f\nbpb %.4f\n(%d tokens of %@, %.1f s)", r.loss, r.bpb, r.tokens, path, now() - t0))
+            for (k, p) in prompt.enumerated() {
+                let ids = [tok.bosId] + tok.encode(p)
+                let out = generateNaive(model, prompt: ids, maxTokens: sampleTokens, temperature: temperature, topK: topK,
+                                        seed: seed &+ UInt64(k), stop: [tok.bosId])
+                print("--- sample \(k + 1)\n" + p + tok.decode(out))
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+// `nanochat base-train`: pretrains the GPT on the corpus (nanochat: scripts/base_train.py).
+
+import ArgumentParser
+import Foundation
+
+struct BaseTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "base-train", abstract: "Pretrain the GPT on the corpus: live progress, val bpb, samples, checkpoints, --resume.")
+
+    @OptionGroup var opts: RunOptions
+    @Option(help: "Model depth: C = 64·depth, one attention head per 64 channels.") var depth = 4
+    @Option(help: "Sequence length T (context).") var seqLen = 256
+    @Option(help: "Rows per forward pass.") var batchSize = 16
+    @Option(help: "Tokens per optimizer step (gradient accumulation when above batch-size × seq-len; default one pass).") var totalBatch: Int?
+    @Option(help: "Number of optimizer steps.") var steps: Int?
+    @Option(help: "Train for about this many minutes instead of --steps.") var minutes: Double?
+    @Option(help: "Train on ratio × params tokens instead of --steps (nanochat uses 20, Chinchilla).") var ratio: Double?
+    @Option(help: "AdamW learning rate of the embedding (scaled by (C/768)^-0.5).") var embeddingLr: Float = 0.2
+    @Option(help: "AdamW learning rate of lm_head (scaled by (C/768)^-0.5).") var unembeddingLr: Float = 0.004
+    @Option(help: "Muon learning rate of the block matrices.") var matrixLr: Float = 0.02
+    @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
+    @Option(help: "Linear warmup steps.") var warmup = 0
+    @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = 0.2
+    @Option(help: "Learning rate at the end, as a fraction of the peak.") var finalLrFrac = 0.0
+    @Option(help: "Evaluate val bpb every N steps (and at the end).") var evalEvery = 100
+    @Option(help: "Validation tokens per evaluation.") var evalTokens = 65536
+    @Option(help: "Print samples every N steps (and at the end).") var sampleEvery = 200
+    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 100
+    @Option(help: "Seed for the weights and the data order.") var seed: UInt64 = 42
+    @Flag(help: "Continue from the checkpoint in OUT/base.") var resume = false
+    @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = ["data/shakespeare/train"]
+    @Option(name: .long, parsing: .upToNextOption, help: "Validation text (files or folders).") var val: [String] = ["data/shakespeare/val"]
+
+    func validate() throws {
+        guard [steps != nil, minutes != nil, ratio != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --steps, --minutes, --ratio")
+        }
+        guard depth >= 1, seqLen >= 2, batchSize >= 1 else { throw ValidationError("--depth, --seq-len (>= 2) and --batch-size must be positive") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let tok = try Tokenizer.load(from: opts.tokenizerDir)
+            let (trainPath, valPath) = try prepareShards(tok, train: train, val: val, dataDir: opts.out + "/data") { print($0) }
+            let trainTokens = try TokenShard.read(trainPath, vocabSize: tok.vocabSize)
+            let valTokens = try TokenShard.read(valPath, vocabSize: tok.vocabSize)
+            var o = PretrainOptions()
+            o.depth = depth; o.seqLen = seqLen; o.batchSize = batchSize
+            o.totalBatchTokens = totalBatch ?? batchSize * seqLen
+            o.steps = steps; o.minutes = minutes; o.ratio = ratio
+            if steps == nil && minutes == nil && ratio == nil && !resume { o.steps = 100 }
+            o.hyper = OptimizerHyper(embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr, weightDecay: weightDecay)
+            o.warmupSteps = warmup; o.warmdownRatio = warmdownRatio; o.finalLRFraction = finalLrFrac
+            o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.sampleEvery = sampleEvery; o.saveEvery = saveEvery
+            o.seed = seed; o.resume = resume
+            let r = try pretrain(tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
+            if !r.interrupted {
+                print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/base")
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+// The binary as a user meets it: bad input gives a one-line error on stderr, exit status 1, and no crash
+// trace. Runs .build/release/nanochat, which ./run.sh test builds before the tests.
+
+import Foundation
+import XCTest
+@testable import nanochat
+
+final class CLITests: XCTestCase {
+    func nanochat(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let bin = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
+        guard FileManager.default.isExecutableFile(atPath: bin.path) else {
+            XCTFail("\(bin.path) is missing: build it with ./run.sh build (./run.sh test does)"); return (-1, "", "")
+        }
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        p.currentDirectoryURL = Fixtures.repoRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func assertCleanError(_ args: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try nanochat(args)
+        XCTAssertNotEqual(r.status, 0, "\(args) should fail", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(fragment), "stderr of \(args) lacks '\(fragment)': \(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Fatal error") || r.stderr.contains("Stack dump"), "crash trace: \(r.stderr)", file: file, line: line)
+    }
+
+    func testBadInputsGiveCleanErrors() throws {
+        let empty = Fixtures.tempDir("cli")
+        try assertCleanError(["tokenize", "--tokenizer", empty, "README.md"], "no tokenizer")
+        try assertCleanError(["tok-train", "--input", empty + "/missing.txt", "--out", empty], "not found")
+        try assertCleanError(["tok-train", "--vocab-size", "100", "--out", empty], "--vocab-size")
+        try assertCleanError(["base-eval", "--out", empty], "no tokenizer")
+        try assertCleanError(["base-train", "--steps", "0", "--out", empty], "--steps")
+        try assertCleanError(["base-train", "--steps", "5", "--minutes", "1", "--out", empty], "at most one")
+    }
+
+    func testTokenizeRoundTripThroughTheBinary() throws {
+        let dir = Fixtures.tempDir("clitok")
+        let t = try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let text = dir + "/x.txt"
+        try "Friends, Romans, countrymen, lend me your ears;\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let r = try nanochat(["tokenize", "--out", dir, text])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ids = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { Int($0)! }
+        let tok = try Tokenizer.load(from: dir + "/tokenizer")
+        XCTAssertEqual(tok.decode(ids), "Friends, Romans, countrymen, lend me your ears;\n")
+        // A shard with a vocab too small for it.
+        let bin = dir + "/x.bin"
+        XCTAssertEqual(try nanochat(["tokenize", "--out", dir, text, "--bin", bin]).status, 0)
+        try assertCleanError(["base-eval", "--out", dir, "--tokens", bin, "--checkpoint", dir], "no checkpoint")
+    }
+}
