@@ -64,7 +64,7 @@ enum LessonChecker {
         let n = NSRegularExpression.escapedPattern(for: name)
         var patterns = [
             #"\b(func|struct|class|enum|protocol|extension|typealias|let|var|case)\s+"# + n + #"\b"#,
-            #"\bcase\s+(\w+\s*,\s*)+"# + n + #"\b"#,  // case a, b, NAME
+            #"\b(case|let|var)\s+(\w+(\s*:\s*[\w<>\[\]?]+)?(\s*=\s*[^,\n]+)?\s*,\s*)+"# + n + #"\b"#,  // let a, b = 0, NAME
             #"\b"# + n + #"\s*:"#,
         ]
         if name == "init" { patterns.append(#"\binit\s*[(<]"#) }

@@ -57,7 +57,8 @@ struct BaseTrain: ParsableCommand {
             o.seed = seed; o.resume = resume
             let r = try pretrain(tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
             if !r.interrupted {
-                print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/base")
+                print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
+                      + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")
             }
         }
     }

@@ -58,6 +58,7 @@ struct Bench: ParsableCommand {
         let parts = KernelKind.allCases.map { String(format: "%@ %.0f", "\($0)", 1000 * prof[$0]) }
         print("bench: forward+backward by kernel (ms): " + parts.joined(separator: ", "))
         print(String(format: "bench: sgemm at the model's shapes %.1f GFLOP/s; MFU %.1f%%", peak, 100 * achieved / peak))
+        print(String(format: "bench: peak memory %.0f MB", peakMemoryMB()))
     }
 }
 

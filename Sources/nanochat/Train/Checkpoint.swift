@@ -67,7 +67,7 @@ enum Checkpoint {
         let (tensors, meta) = try Safetensors.read(path)
         let saved = try config(from: meta, path: path)
         guard saved == model.config else {
-            throw UserError("\(path) holds a model with \(saved), but this run builds \(model.config). Use the same --depth/--seq-len/vocab as the checkpoint, or start a fresh run (--fresh).")
+            throw UserError("\(path) holds a model with \(saved), but this run builds \(model.config). Use the same --depth/--seq-len/vocab as the checkpoint, or start a fresh run (without --resume, or with another --out).")
         }
         try copy(tensors, names: model.tensors.map { ($0.name, $0) }, into: model.params, path: path)
         guard let optimizer else { return meta }

@@ -49,3 +49,15 @@ func fnv1a64(_ bytes: [UInt8]) -> UInt64 {
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
     return h
 }
+
+/// Peak resident memory of this process so far, in MB (getrusage: KB on Linux, bytes on macOS).
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    #if os(macOS)
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1_048_576
+    #else
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+    #endif
+}
