@@ -36,9 +36,11 @@ OUT="${NANOCHAT_OUT:-out}"
 
 case "${1:-}" in
 test)
-    build
+    ensure_deps
+    say "building the binary and the tests (swift build --build-tests ${SWIFT_FLAGS[*]})"
+    swift build --build-tests "${SWIFT_FLAGS[@]}"
     say "running the tests"
-    swift test "${SWIFT_FLAGS[@]}"
+    swift test --skip-build "${SWIFT_FLAGS[@]}"
     ;;
 build)
     build

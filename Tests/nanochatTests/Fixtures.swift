@@ -43,16 +43,3 @@ func assertUserError(_ fragments: [String], file: StaticString = #filePath, line
         XCTFail("expected a UserError, got \(error)", file: file, line: line)
     }
 }
-
-/// A tiny deterministic generator for test data (SplitMix64).
-struct TestRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}

@@ -2,6 +2,7 @@
 // central differences of a scalar loss accumulated in Double; prints the first mismatches, then asserts.
 
 import XCTest
+@testable import nanochat
 
 /// A scratch Float buffer filled from a seeded generator.
 final class Buf {
@@ -10,7 +11,7 @@ final class Buf {
     init(_ count: Int, seed: UInt64 = 0, scale: Float = 1) {
         self.count = count
         p = .allocate(capacity: max(count, 1))
-        var rng = TestRNG(state: seed)
+        var rng = RNG(seed: seed)
         for i in 0..<count { p[i] = seed == 0 ? 0 : scale * (Float(rng.next() >> 40) / 16_777_216 * 2 - 1) }
     }
     deinit { p.deallocate() }

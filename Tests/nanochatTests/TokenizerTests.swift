@@ -72,7 +72,7 @@ final class TokenizerTests: XCTestCase {
 
     func testRoundTripRandomBytes() {
         let tok = Fixtures.smallTokenizer
-        var rng = TestRNG(state: 7)
+        var rng = RNG(seed: 7)
         for _ in 0..<300 {
             let n = rng.int(200)
             // Mix random bytes with text-like bytes so merges fire.
