@@ -1,6 +1,6 @@
 // Causal multi-head self-attention with grouped-query heads (n_kv_head ≤ n_head), forward and backward.
-// q, k are already rotated and RMS-normed; query head h reads kv head h / (NH/NKV). The products run per
-// head with sgemm (BLAS threads itself), and the softmax rows in parallel between the products.
+// q, k are already rotated and RMS-normed; query head h reads kv head h / (NH/NKV). Each head is one task
+// on one core: its two products through single-threaded sgemm, its softmax rows in between.
 // Idea: llm.c's attention_forward/backward (softmax saved, no recomputation), plus GQA as in nanochat.
 
 #if canImport(Glibc)
@@ -37,8 +37,8 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 }
 
 /// y[b,t,h,:] = Σ_{t2≤t} softmax_t2(q[b,t,h]·k[b,t2,g] / sqrt(hs)) · v[b,t2,g], g = h / (NH/NKV).
-/// Per (b, h): S = scale·Q·Kᵀ (sgemm; the masked upper triangle is computed and then zeroed), a causal
-/// softmax over every row in parallel, then Y = P·V (sgemm).
+/// Per (b, h), one task on one core: S = scale·Q·Kᵀ (sgemm; the masked upper triangle is computed and
+/// then zeroed), a causal softmax over its rows, then Y = P·V (sgemm).
 func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
                       _ att: UnsafeMutablePointer<Float>,    // (B, NH, T, T) softmax, saved for backward
                       _ q: UnsafePointer<Float>,             // (B, T, NH, hs)
@@ -47,36 +47,31 @@ func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
                       _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
-    for b in 0..<B {
-        for h in 0..<NH {
-            let g = h / group
-            sgemm(transA: false, transB: true, T, T, hs, alpha: scale, q + b * T * C + h * hs, lda: C,
-                  k + b * T * KC + g * hs, ldb: KC, beta: 0, att + (b * NH + h) * T * T, ldc: T)
-        }
-    }
-    parallelRanges(B * NH * T, minChunk: 64) { r0, r1 in
-        for r in r0..<r1 {
-            let t = r % T, row = att + r * T
-            var mx = -Float.infinity
-            for t2 in 0...t { mx = max(mx, row[t2]) }
-            var sum: Float = 0
-            for t2 in 0...t { let e = expf(row[t2] - mx); row[t2] = e; sum += e }
-            let inv = 1 / sum
-            for t2 in 0...t { row[t2] *= inv }
-            if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
-        }
-    }
-    for b in 0..<B {
-        for h in 0..<NH {
-            let g = h / group
-            sgemm(transA: false, transB: false, T, hs, T, att + (b * NH + h) * T * T, lda: T,
-                  v + b * T * KC + g * hs, ldb: KC, beta: 0, y + b * T * C + h * hs, ldc: C)
+    withBLASThreads(1) {
+        parallelRanges(B * NH, minChunk: 1) { r0, r1 in
+            for r in r0..<r1 {
+                let b = r / NH, h = r % NH, g = h / group
+                let P = att + r * T * T
+                sgemm(transA: false, transB: true, T, T, hs, alpha: scale, q + b * T * C + h * hs, lda: C,
+                      k + b * T * KC + g * hs, ldb: KC, beta: 0, P, ldc: T)
+                for t in 0..<T {
+                    let row = P + t * T
+                    var mx = -Float.infinity
+                    for t2 in 0...t { mx = max(mx, row[t2]) }
+                    let inv = 1 / expShiftInPlace(row, t + 1, mx)
+                    for t2 in 0...t { row[t2] *= inv }
+                    if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+                }
+                sgemm(transA: false, transB: false, T, hs, T, P, lda: T,
+                      v + b * T * KC + g * hs, ldb: KC, beta: 0, y + b * T * C + h * hs, ldc: C)
+            }
         }
     }
 }
 
 /// Adds into dq, dk, dv. With P = att: dv += Pᵀ·dy; dP = dy·vᵀ; dS = P∘(dP - rowsum(P∘dP))·scale;
-/// dq += dS·k; dk += dSᵀ·q. `dAtt` (B, NH, T, T) is scratch for dP and dS.
+/// dq += dS·k; dk += dSᵀ·q. `dAtt` (B, NH, T, T) is scratch for dP and dS. One task per (b, kv head),
+/// so that no two threads add into the same dk/dv rows.
 func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
                        _ dk: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
                        _ dv: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
@@ -87,31 +82,28 @@ func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
                        _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
-    for b in 0..<B {
-        for h in 0..<NH {
-            let g = h / group, P = att + (b * NH + h) * T * T
-            let dyb = dy + b * T * C + h * hs
-            sgemm(transA: true, transB: false, T, hs, T, P, lda: T, dyb, ldb: C, beta: 1, dv + b * T * KC + g * hs, ldc: KC)
-            sgemm(transA: false, transB: true, T, T, hs, dyb, lda: C, v + b * T * KC + g * hs, ldb: KC,
-                  beta: 0, dAtt + (b * NH + h) * T * T, ldc: T)
-        }
-    }
-    parallelRanges(B * NH * T, minChunk: 64) { r0, r1 in
-        for r in r0..<r1 {
-            let t = r % T, p = att + r * T, d = dAtt + r * T
-            var rowDot: Float = 0
-            for t2 in 0...t { rowDot += p[t2] * d[t2] }
-            for t2 in 0...t { d[t2] = p[t2] * (d[t2] - rowDot) * scale }
-            if t + 1 < T { (d + t + 1).update(repeating: 0, count: T - t - 1) }
-        }
-    }
-    for b in 0..<B {
-        for h in 0..<NH {
-            let g = h / group, dS = dAtt + (b * NH + h) * T * T
-            sgemm(transA: false, transB: false, T, hs, T, dS, lda: T, k + b * T * KC + g * hs, ldb: KC,
-                  beta: 1, dq + b * T * C + h * hs, ldc: C)
-            sgemm(transA: true, transB: false, T, hs, T, dS, lda: T, q + b * T * C + h * hs, ldb: C,
-                  beta: 1, dk + b * T * KC + g * hs, ldc: KC)
+    withBLASThreads(1) {
+        parallelRanges(B * NKV, minChunk: 1) { r0, r1 in
+            for r in r0..<r1 {
+                let b = r / NKV, g = r % NKV
+                let kb = k + b * T * KC + g * hs, vb = v + b * T * KC + g * hs
+                let dkb = dk + b * T * KC + g * hs, dvb = dv + b * T * KC + g * hs
+                for h in (g * group)..<((g + 1) * group) {
+                    let P = att + (b * NH + h) * T * T, dS = dAtt + (b * NH + h) * T * T
+                    let dyb = dy + b * T * C + h * hs
+                    sgemm(transA: true, transB: false, T, hs, T, P, lda: T, dyb, ldb: C, beta: 1, dvb, ldc: KC)
+                    sgemm(transA: false, transB: true, T, T, hs, dyb, lda: C, vb, ldb: KC, beta: 0, dS, ldc: T)
+                    for t in 0..<T {
+                        let p = P + t * T, d = dS + t * T
+                        var rowDot: Float = 0
+                        for t2 in 0...t { rowDot += p[t2] * d[t2] }
+                        for t2 in 0...t { d[t2] = p[t2] * (d[t2] - rowDot) * scale }
+                        if t + 1 < T { (d + t + 1).update(repeating: 0, count: T - t - 1) }
+                    }
+                    sgemm(transA: false, transB: false, T, hs, T, dS, lda: T, kb, ldb: KC, beta: 1, dq + b * T * C + h * hs, ldc: C)
+                    sgemm(transA: true, transB: false, T, hs, T, dS, lda: T, q + b * T * C + h * hs, ldb: C, beta: 1, dkb, ldc: KC)
+                }
+            }
         }
     }
 }

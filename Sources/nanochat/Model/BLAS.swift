@@ -38,3 +38,17 @@ func matmulNaive(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
         }
     }
 }
+
+/// Runs body with BLAS limited to `n` threads, for code that runs many small sgemms from our own
+/// parallel loop (attention heads): each call then stays on its caller's core and nothing spins.
+@inline(__always)
+func withBLASThreads<R>(_ n: Int, _ body: () -> R) -> R {
+    #if canImport(Accelerate)
+    return body()
+    #else
+    let old = openblas_get_num_threads()
+    openblas_set_num_threads(Int32(n))
+    defer { openblas_set_num_threads(old) }
+    return body()
+    #endif
+}

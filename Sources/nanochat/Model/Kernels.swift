@@ -216,14 +216,11 @@ func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,)
     parallelRanges(N, minChunk: 8) { n0, n1 in
         for n in n0..<n1 {
             let z = logits + n * V
-            var mx = -Float.infinity
-            for v in 0..<V { let c = cap * tanhViaExp(z[v] / cap); z[v] = c; mx = max(mx, c) }
+            let mx = softcapRow(z, V, cap)
             guard let targets else { continue }
             let w = weights?[n] ?? 1
             if w == 0 { losses[n] = 0; lse[n] = 0; continue }
-            var s: Float = 0
-            for v in 0..<V { s += expf(z[v] - mx) }
-            let l = mx + logf(s)
+            let l = mx + logf(sumExp(z, V, mx))
             lse[n] = l
             losses[n] = l - z[Int(targets[n])]
         }
@@ -235,6 +232,35 @@ func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,)
         if w != 0 { total += Double(w) * Double(losses[n]); count += 1 }
     }
     return count == 0 ? 0 : Float(total / Double(count))
+}
+
+/// Caps a row of logits in place, cap·tanh(z/cap) with tanh(x) = 1 - 2/(e^{2x}+1); returns the row max.
+@inline(__always)
+func softcapRow(_ z: UnsafeMutablePointer<Float>, _ V: Int, _ cap: Float) -> Float {
+    var vmax = F8(repeating: -.infinity)
+    let k = F8(repeating: 2 / cap), vcap = F8(repeating: cap)
+    var v = 0
+    while v + 8 <= V {
+        let c = vcap * (1 - 2 / (exp8(load8(z + v) * k) + 1))
+        store8(z + v, c)
+        vmax = pointwiseMax(vmax, c)
+        v += 8
+    }
+    var mx = vmax.max()
+    while v < V { let c = cap * tanhViaExp(z[v] / cap); z[v] = c; mx = max(mx, c); v += 1 }
+    return mx
+}
+
+/// Σ exp(z[v] - mx) over a row.
+@inline(__always)
+func sumExp(_ z: UnsafePointer<Float>, _ V: Int, _ mx: Float) -> Float {
+    var acc = F8(repeating: 0)
+    let vm = F8(repeating: mx)
+    var v = 0
+    while v + 8 <= V { acc += exp8(load8(z + v) - vm); v += 8 }
+    var s = acc.sum()
+    while v < V { s += expf(z[v] - mx); v += 1 }
+    return s
 }
 
 /// In place: the capped logits become the gradient of the raw logits.
@@ -254,13 +280,16 @@ func softcapCrossEntropyBackward(_ logits: UnsafeMutablePointer<Float>,  // (N, 
             let w = (weights?[n] ?? 1) * scale
             if w == 0 { z.update(repeating: 0, count: V); continue }
             let l = lse[n], t = Int(targets[n])
-            for v in 0..<V {
-                let c = z[v]
-                let p = expf(c - l)
-                let g = w * (p - (v == t ? 1 : 0))
-                let u = c / cap
-                z[v] = g * (1 - u * u)
+            let ut = z[t] / cap  // the target's capped logit, before the row is overwritten
+            let vw = F8(repeating: w), vl = F8(repeating: l), inv = F8(repeating: 1 / cap)
+            var v = 0
+            while v + 8 <= V {  // g = w·softmax; d(raw) = g·(1 - (c/cap)²)
+                let c = load8(z + v), u = c * inv
+                store8(z + v, vw * exp8(c - vl) * (1 - u * u))
+                v += 8
             }
+            while v < V { let c = z[v], u = c / cap; z[v] = w * expf(c - l) * (1 - u * u); v += 1 }
+            z[t] -= w * (1 - ut * ut)  // the one-hot part of softmax - onehot
         }
     }
 }
