@@ -6,7 +6,7 @@ import XCTest
 @testable import nanochat
 
 final class CLITests: XCTestCase {
-    func nanochat(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    func nanochat(_ args: [String], input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let bin = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
         guard FileManager.default.isExecutableFile(atPath: bin.path) else {
             XCTFail("\(bin.path) is missing: build it with ./run.sh build (./run.sh test does)"); return (-1, "", "")
@@ -15,9 +15,11 @@ final class CLITests: XCTestCase {
         p.executableURL = bin
         p.arguments = args
         p.currentDirectoryURL = Fixtures.repoRoot
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out; p.standardError = err; p.standardInput = inp
         try p.run()
+        inp.fileHandleForWriting.write(Data((input ?? "").utf8))
+        try inp.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
@@ -55,5 +57,28 @@ final class CLITests: XCTestCase {
         let bin = dir + "/x.bin"
         XCTAssertEqual(try nanochat(["tokenize", "--out", dir, text, "--bin", bin]).status, 0)
         try assertCleanError(["base-eval", "--out", dir, "--tokens", bin, "--checkpoint", dir], "no checkpoint")
+    }
+
+    func testScriptedChatSessionThroughAPipe() throws {
+        let dir = Fixtures.tempDir("clichat")
+        XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
+        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2", "--steps", "2",
+                                  "--train", "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let script = "/help\nHello there\n/tokens\n/temperature 0\n/topk x\n/bogus\nAnd again\n/reset\n"  // then EOF
+        let r = try nanochat(["chat", "--out", dir, "--max-tokens", "5", "--verbose"], input: script)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for expected in ["loaded base checkpoint", "/temperature T", "<|user_start|>", "(temperature 0.0)",
+                         "(usage: /topk K", "(unknown command /bogus", "tokens/s)", "(conversation cleared)"] {
+            XCTAssertTrue(r.stdout.contains(expected), "chat output lacks '\(expected)':\n\(r.stdout)")
+        }
+        XCTAssertFalse(r.stdout.contains("\u{1B}["), "no terminal escapes when piped")
+        // One-shot, with the prompt from stdin.
+        let one = try nanochat(["chat", "--out", dir, "-p", "-", "--max-tokens", "4"], input: "Hi\n")
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.hasPrefix("nanochat> "))
+        try assertCleanError(["chat", "--checkpoint", dir + "/nonexistent", "--out", dir], "no checkpoint")
+        try assertCleanError(["chat", "--out", Fixtures.tempDir("nochk")], "no checkpoint")
+        try assertCleanError(["chat", "--source", "xyz", "--out", dir], "--source must be one of")
     }
 }

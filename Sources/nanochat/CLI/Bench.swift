@@ -58,6 +58,8 @@ struct Bench: ParsableCommand {
         let parts = KernelKind.allCases.map { String(format: "%@ %.0f", "\($0)", 1000 * prof[$0]) }
         print("bench: forward+backward by kernel (ms): " + parts.joined(separator: ", "))
         print(String(format: "bench: sgemm at the model's shapes %.1f GFLOP/s; MFU %.1f%%", peak, 100 * achieved / peak))
+        let (prefill, decode) = measureInference(model)
+        print(String(format: "bench: inference (KV cache, one stream): prefill %.0f tokens/s, decode %.0f tokens/s", prefill, decode))
         print(String(format: "bench: peak memory %.0f MB", peakMemoryMB()))
     }
 }
@@ -87,4 +89,27 @@ func measureSgemmPeak(_ c: GPTConfig, rows N: Int) -> Double {
     }
     let flops = shapes.reduce(0.0) { $0 + 6 * Double(N) * Double($1.0) * Double($1.1) }
     return flops / best / 1e9
+}
+
+/// Prefill (half the context in one pass) and greedy decode (the other half, one token at a time)
+/// through the KV cache, single stream: tokens/s of each.
+func measureInference(_ model: GPT) -> (Double, Double) {
+    let T = model.config.sequenceLen, V = model.config.vocabSize
+    let cache = KVCache(config: model.config, rows: 1)
+    var rng = RNG(seed: 3)
+    let prompt = (0..<(T / 2)).map { _ in Int32(rng.int(V)) }
+    let t0 = now()
+    var logits = prompt.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prompt.count, cache: cache) }
+        + (prompt.count - 1) * V
+    let t1 = now()
+    var next = [Int32](repeating: 0, count: 1)
+    let steps = T - prompt.count
+    for _ in 0..<steps {
+        var best = 0
+        for v in 1..<V where logits[v] > logits[best] { best = v }
+        next[0] = Int32(best)
+        logits = next.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: 1, cache: cache) }
+    }
+    let t2 = now()
+    return (Double(prompt.count) / (t1 - t0), Double(steps) / (t2 - t1))
 }

@@ -55,12 +55,13 @@ final class GPT {
     let blocks: [BlockWeights]
 
     // Activations: one slab, carved once for (maxBatch, sequenceLen).
-    private let actSlab: UnsafeMutablePointer<Float>
+    let actSlab: UnsafeMutablePointer<Float>
     let actCount: Int
-    private var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
-    private var layers: [BlockActs] = []
+    // Internal (not private) so the KV-cached forward in Inference/KVCache.swift can reuse them.
+    var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
+    var layers: [BlockActs] = []
     private var dres, dln, dq, dk, dv, datty, dfca, dfch, attScratch: UnsafeMutablePointer<Float>
-    private let ropeCos, ropeSin: UnsafeMutablePointer<Float>
+    let ropeCos, ropeSin: UnsafeMutablePointer<Float>
     // The batch of the last forward, kept for backward.
     private let inputs, targets: UnsafeMutablePointer<Int32>
     private let weights: UnsafeMutablePointer<Float>

@@ -1,0 +1,136 @@
+// Inference: KV-cached decoding equals a full forward pass; streaming never splits a UTF-8 character;
+// the calculator's grammar, refusals and a fuzz run; the chat's context-window crop.
+
+import XCTest
+@testable import nanochat
+
+final class InferenceTests: XCTestCase {
+
+    /// A small model with random (nonzero) weights everywhere, GQA.
+    func randomModel(seqLen: Int = 16, vocab: Int = 50, maxBatch: Int = 2) -> GPT {
+        let config = GPTConfig(sequenceLen: seqLen, vocabSize: vocab, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 32)
+        let model = GPT(config: config, maxBatch: maxBatch, seed: 1)
+        var rng = RNG(seed: 2)
+        for i in 0..<model.numParams { model.params[i] = (2 * rng.uniform() - 1) * 0.3 }
+        return model
+    }
+
+    func testCachedDecodingEqualsFullForward() {
+        let model = randomModel()
+        let V = model.config.vocabSize, n = 12
+        var rng = RNG(seed: 4)
+        let tokens = (0..<n).map { _ in Int32(rng.int(V)) }
+        model.forward(tokens, nil, B: 1, T: n)
+        let full = Array(UnsafeBufferPointer(start: model.lastLogits, count: n * V))
+        let cache = KVCache(config: model.config, rows: 1)
+        var cached: [Float] = []
+        let prefill = 5
+        let p = Array(tokens[..<prefill]).withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prefill, cache: cache) }
+        cached += UnsafeBufferPointer(start: p, count: prefill * V)
+        for t in prefill..<n {
+            let q = [tokens[t]].withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: 1, cache: cache) }
+            cached += UnsafeBufferPointer(start: q, count: V)
+        }
+        let scale = full.map { abs($0) }.max()!
+        let err = zip(full, cached).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(err / scale, 1e-5, "cached logits differ from the full forward")
+        XCTAssertEqual(cache.length, n)
+    }
+
+    func testBatchRowsShareThePrefill() {
+        let model = randomModel()
+        let V = model.config.vocabSize
+        let prompt: [Int32] = [3, 1, 4, 1, 5]
+        let cache = KVCache(config: model.config, rows: 2)
+        _ = prompt.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prompt.count, cache: cache) }
+        cache.broadcastRowZero()
+        let p = [Int32(9), Int32(2)].withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 2, Tn: 1, cache: cache) }
+        let batched = Array(UnsafeBufferPointer(start: p, count: 2 * V))
+        for (r, next) in [Int32(9), Int32(2)].enumerated() {
+            model.forward(prompt + [next], nil, B: 1, T: prompt.count + 1)
+            let full = Array(UnsafeBufferPointer(start: model.lastLogits + prompt.count * V, count: V))
+            let err = zip(full, batched[(r * V)..<((r + 1) * V)]).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(err, 1e-4, "row \(r)")
+        }
+    }
+
+    func testStreamingNeverSplitsCharacters() {
+        let text = "Grüße, 世界! 🎭 naïve café — ∑x² 😀👍🏽"
+        let bytes = Array(text.utf8)
+        // Byte by byte, and in the token pieces of a byte-level tokenizer.
+        for chunks in [bytes.map { [$0] }, Fixtures.smallTokenizer.encodeOrdinary(bytes).map { Fixtures.smallTokenizer.vocab[$0] }] {
+            var s = UTF8Stream(), out = ""
+            for c in chunks {
+                let piece = s.push(c)
+                XCTAssertFalse(piece.contains("\u{FFFD}"), "a piece split a character")
+                out += piece
+            }
+            out += s.flush()
+            XCTAssertEqual(out, text)
+        }
+        var s = UTF8Stream()
+        XCTAssertEqual(s.push([0x61, 0xE2, 0x82]), "a")      // held back: an incomplete euro sign
+        XCTAssertEqual(s.push([0xAC, 0x62]), "€b")
+        XCTAssertEqual(s.push([0xFF, 0x63]), "\u{FFFD}c")    // invalid bytes are not held forever
+        XCTAssertEqual(s.push([0xF0, 0x9F]), "")
+        XCTAssertEqual(s.flush(), "\u{FFFD}")
+    }
+
+    func testCalculatorGrammar() {
+        let cases: [(String, String)] = [
+            ("2+3", "5"), ("2*(3+4)", "14"), ("-3 + 5", "2"), ("1,000 + 1", "1001"), ("7/2", "3.5"),
+            ("10 ÷ 4", "2.5"), ("3 × 4", "12"), ("--2", "2"), ("0.1+0.2", "0.3"), ("1/3", "0.3333333333"),
+            ("12,345.5 * 2", "24691"), ("(1)", "1"), ("  8 - 2 - 1 ", "5"), ("2 * -3", "-6"), ("100/8", "12.5"),
+        ]
+        for (input, expected) in cases { XCTAssertEqual(Calculator.run(input), expected, input) }
+    }
+
+    func testCalculatorRefusals() {
+        let refused: [(String, String)] = [
+            ("import os", "unexpected 'i'"), ("2**3", "unexpected '*'"), ("1/0", "division by zero"),
+            (String(repeating: "(", count: 40) + "1" + String(repeating: ")", count: 40), "too deeply nested"),
+            (String(repeating: "1+", count: 150) + "1", "longer than"), ("1e308*10", "unexpected 'e'"),
+            ("999999999999999*99", "too large"), ("__import__('os')", "unexpected '_'"), ("", "ends too early"),
+            ("(1+2", "missing ')'"), ("2 3", "unexpected '3'"), ("12345678901234567890123", "number too long"),
+        ]
+        for (input, fragment) in refused {
+            let r = Calculator.run(input)
+            XCTAssertTrue(r.hasPrefix("error: ") && r.contains(fragment), "\(input) -> \(r)")
+        }
+    }
+
+    func testCalculatorFuzz() {
+        // Random strings over digits, operators, parentheses, letters and odd characters: every one must
+        // come back with a number or an error (no crash, no hang).
+        let alphabet = Array("0123456789+-*/×÷().,  eE_xaé😀\u{0}\n%^")
+        var rng = RNG(seed: 11)
+        var answered = 0
+        for _ in 0..<5000 {
+            let s = String((0..<rng.int(60)).map { _ in alphabet[rng.int(alphabet.count)] })
+            let r = Calculator.run(s)
+            XCTAssertFalse(r.isEmpty)
+            if !r.hasPrefix("error") { answered += 1; XCTAssertNotNil(Double(r), "\(s) -> \(r)") }
+        }
+        XCTAssertGreaterThan(answered, 0, "the fuzz run should also produce valid expressions")
+    }
+
+    func testChatCropsOldestTurns() throws {
+        let tok = Fixtures.smallTokenizer
+        let config = GPTConfig(sequenceLen: 64, vocabSize: tok.vocabSize, nLayer: 1, nHead: 1, nKvHead: 1, nEmbd: 16)
+        let model = GPT(config: config, maxBatch: 1, seed: 1)
+        let session = ChatSession(engine: Engine(model: model, tokenizer: tok),
+                                  options: SamplingOptions(temperature: 0, topK: 0, seed: 1, maxTokens: 8))
+        var totalDropped = 0
+        for i in 0..<8 {
+            let r = try session.reply("Tell me about the king and the queen, turn \(i).") { _, _ in true }
+            totalDropped += r.dropped
+            XCTAssertLessThanOrEqual(session.history.count, config.sequenceLen)
+        }
+        XCTAssertGreaterThan(totalDropped, 0, "a long chat must drop old turns instead of failing")
+        XCTAssertEqual(session.messages.count % 2, 0)
+        XCTAssertEqual(session.messages.last?.role, .assistant)
+        assertUserError(["does not fit the model's context"]) {
+            _ = try session.reply(String(repeating: "word ", count: 200)) { _, _ in true }
+        }
+    }
+}
