@@ -21,6 +21,9 @@ final class Engine {
     /// Tokens currently in the cache (row 0), so a chat can extend them instead of starting over.
     private(set) var cached: [Int] = []
     private let pythonStart, pythonEnd, outputStart, outputEnd, assistantEnd, bos: Int
+    /// Chooses the next token of a row from its logits instead of sampling (tests script the model's
+    /// choices with it). nil = sample with the options' temperature and top-k.
+    var policy: ((_ row: Int, _ logits: UnsafePointer<Float>) -> Int)?
 
     init(model: GPT, tokenizer: Tokenizer, rows: Int = 1) {
         self.model = model; tok = tokenizer
@@ -83,7 +86,7 @@ final class Engine {
                     token = GeneratedToken(id: forcedQueue[r].removeFirst(), forced: true)
                 } else {
                     let next = logits[r].withUnsafeBufferPointer {
-                        sampleToken($0.baseAddress!, V, temperature: options.temperature, topK: options.topK, rng: &rng)
+                        policy?(r, $0.baseAddress!) ?? sampleToken($0.baseAddress!, V, temperature: options.temperature, topK: options.topK, rng: &rng)
                     }
                     if next == assistantEnd || next == bos { done[r] = true; continue }
                     token = GeneratedToken(id: next, forced: false)
