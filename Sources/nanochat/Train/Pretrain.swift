@@ -25,6 +25,9 @@ struct PretrainOptions {
     var resume = false
     var stopAfterStep: Int?       // tests: behave as if Ctrl-C came during this step
     var quiet = false
+    var stage = "base"            // name in logs and checkpoint metadata
+    var initFrom: String?         // start from this checkpoint's weights (mid from base, sft from mid)
+    var warmStartOptimizer = false // ...and its optimizer state
 }
 
 /// Set by the SIGINT handler; the training loop checks it after every step.
@@ -41,7 +44,23 @@ let samplePrompts = ["ROMEO:\n", "To be, or not to be", "KING HENRY V:\nOnce mor
 
 func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: String,
               options o: PretrainOptions) throws -> PretrainResult {
-    let config = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
+    var loader = try DataLoader(tokens: train, bos: tok.bosId, T: o.seqLen, seed: o.seed)
+    return try trainStage(tokenizer: tok, source: &loader, val: val, outDir: outDir, options: o)
+}
+
+/// The training loop shared by every stage: pretraining (rows of corpus text), mid-training (text and
+/// conversations) and SFT (packed conversations with per-token weights).
+func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S, val: [UInt16], outDir: String,
+                                options o: PretrainOptions) throws -> PretrainResult {
+    var config = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
+    if let from = o.initFrom, !o.resume {
+        config = try Checkpoint.inspect(from).0
+        guard config.sequenceLen == o.seqLen else {
+            throw UserError("\(from) was trained with sequence length \(config.sequenceLen); this stage uses \(o.seqLen). Use --seq-len \(config.sequenceLen).")
+        }
+    } else if o.resume, let (saved, _) = try? Checkpoint.inspect(outDir), o.initFrom != nil {
+        config = saved
+    }
     try config.validate()
     let rowTokens = o.batchSize * o.seqLen
     guard o.totalBatchTokens % rowTokens == 0, o.totalBatchTokens >= rowTokens else {
@@ -50,7 +69,7 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
     let accum = o.totalBatchTokens / rowTokens
     let model = GPT(config: config, maxBatch: o.batchSize, seed: o.seed)
     let opt = Optimizer(model: model, hyper: o.hyper)
-    var loader = try DataLoader(tokens: train, bos: tok.bosId, T: o.seqLen, seed: o.seed)
+    let name = o.stage == "base" ? "base-train" : o.stage
     let logPath = outDir + "/log.jsonl"
     let bytesPerToken = tokenByteCounts(tok)
     var progress = ProgressLine()
@@ -66,8 +85,16 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
         step = Int(meta["step"] ?? "") ?? 0
         totalSteps = Int(meta["total_steps"] ?? "") ?? totalSteps
         loader.skip(rows: Int(meta["data_rows"] ?? "") ?? 0)
-        say("base-train: resumed from \(outDir) at step \(step)/\(totalSteps)")
+        say("\(name): resumed from \(outDir) at step \(step)/\(totalSteps)")
     } else {
+        if let from = o.initFrom {
+            let meta = try Checkpoint.load(into: model, optimizer: o.warmStartOptimizer ? opt : nil, from: from)
+            guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
+                throw UserError("\(from) was trained with another tokenizer; retrain it with this run's tokenizer")
+            }
+            say("\(name): starting from \(from) (step \(meta["step"] ?? "?"))" + (o.warmStartOptimizer ? " with its optimizer state" : ""))
+            opt.step = o.warmStartOptimizer ? opt.step : 0
+        }
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: logPath, contents: Data())
     }
@@ -75,16 +102,17 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
     log.seekToEndOfFile()
     defer { try? log.close() }
 
-    say("base-train: \(config), \(config.numParams) params, batch \(o.batchSize)x\(o.seqLen) x \(accum) accumulation = \(o.totalBatchTokens) tokens/step")
+    say("\(name): \(config), \(config.numParams) params, batch \(o.batchSize)x\(o.seqLen) x \(accum) accumulation = \(o.totalBatchTokens) tokens/step")
     let peak = measureSgemmPeak(config, rows: rowTokens)
     var schedule = LRSchedule(totalSteps: max(totalSteps, 1), warmupSteps: o.warmupSteps,
                               warmdownRatio: o.warmdownRatio, finalFraction: o.finalLRFraction)
     let inputs = UnsafeMutablePointer<Int32>.allocate(capacity: rowTokens), targets = UnsafeMutablePointer<Int32>.allocate(capacity: rowTokens)
-    defer { inputs.deallocate(); targets.deallocate() }
+    let weights = UnsafeMutablePointer<Float>.allocate(capacity: rowTokens)
+    defer { inputs.deallocate(); targets.deallocate(); weights.deallocate() }
 
     func save(_ extra: [String: String] = [:]) throws {
         var meta = ["step": "\(step)", "total_steps": "\(totalSteps)", "data_rows": "\(loader.rowsProduced)",
-                    "tokenizer_hash": tok.hash, "stage": "base", "seed": "\(o.seed)"]
+                    "tokenizer_hash": tok.hash, "stage": o.stage, "seed": "\(o.seed)"]
         meta.merge(extra) { _, n in n }
         try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: meta)
     }
@@ -111,8 +139,9 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
         model.zeroGrad()
         var loss: Float = 0
         for _ in 0..<accum {
-            loader.nextBatch(B: o.batchSize, inputs: inputs, targets: targets)
-            loss += model.forward(inputs: inputs, targets: targets, weights: nil, B: o.batchSize, T: o.seqLen) / Float(accum)
+            let weighted = loader.nextBatch(B: o.batchSize, inputs: inputs, targets: targets, weights: weights)
+            loss += model.forward(inputs: inputs, targets: targets, weights: weighted ? UnsafePointer(weights) : nil,
+                                  B: o.batchSize, T: o.seqLen) / Float(accum)
             model.backward()
         }
         guard loss.isFinite else {
@@ -129,7 +158,7 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
         if let m = o.minutes, totalSteps == 0, timedSteps >= 3 {
             totalSteps = max(step + 1, Int(m * 60 / (trainTime / Double(timedSteps))))
             schedule.totalSteps = totalSteps
-            say("base-train: \(String(format: "%.2f", trainTime / Double(timedSteps))) s/step -> \(totalSteps) steps fit in \(m) minutes")
+            say("\(name): \(String(format: "%.2f", trainTime / Double(timedSteps))) s/step -> \(totalSteps) steps fit in \(m) minutes")
         }
         lastLoss = loss
         smooth = step == 1 ? loss : 0.9 * smooth + 0.1 * loss
@@ -148,7 +177,7 @@ func pretrain(tokenizer tok: Tokenizer, train: [UInt16], val: [UInt16], outDir: 
         if stopRequested != 0 || step == o.stopAfterStep {
             try save()
             progress.finish()
-            say("base-train: interrupted at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
+            say("\(name): interrupted at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
             interrupted = true
             break
         }

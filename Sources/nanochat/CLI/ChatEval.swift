@@ -1,0 +1,92 @@
+// `nanochat chat-eval`: accuracy on each task family's held-out set (nanochat: scripts/chat_eval.py).
+// Generative: greedy answers through the Engine (with the calculator), graded by each task's grader.
+// Categorical (multiple choice): the option letter with the highest logit after <|assistant_start|>.
+
+import ArgumentParser
+import Foundation
+
+struct EvalRow { var task: String; var correct: Int; var total: Int; var note: String = "" }
+
+/// Evaluates one checkpoint on every task; returns the table's rows.
+func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, progress: (String) -> Void) throws -> [EvalRow] {
+    let engine = Engine(model: model, tokenizer: tok)
+    let options = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens)
+    let pythonStart = tok.specialId("<|python_start|>")
+    var rows: [EvalRow] = []
+    for kind in TaskKind.allCases {
+        var correct = 0, usedTool = 0
+        let tests = testSet(kind, words: words, count: count)
+        for ex in tests {
+            let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+            let out = engine.generate(prompt: prompt, options: options)
+            if out.contains(where: { $0.id == pythonStart }) { usedTool += 1 }
+            let text = tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })
+            if grade(ex, response: text) { correct += 1 }
+        }
+        rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count,
+                            note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : ""))
+        progress(String(format: "chat-eval: %@ %d/%d", kind.rawValue, correct, tests.count))
+        if kind == .choice {
+            // Categorical: compare the option letters' logits at the first answer position.
+            let letters = choiceLetters.map { tok.encode($0)[0] }
+            var right = 0
+            for ex in tests {
+                let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+                let p = prompt.suffix(model.config.sequenceLen).map { Int32($0) }
+                model.forward(Array(p), nil, B: 1, T: p.count)
+                let logits = model.lastLogits + (p.count - 1) * model.config.vocabSize
+                let best = letters.indices.max { logits[letters[$0]] < logits[letters[$1]] }!
+                if choiceLetters[best] == ex.answer { right += 1 }
+            }
+            rows.append(EvalRow(task: "choice (categorical)", correct: right, total: tests.count))
+        }
+    }
+    return rows
+}
+
+/// Chance level of each row, for the table.
+func chanceLevel(_ task: String) -> String {
+    switch task {
+    case "choice", "choice (categorical)": return "25%"
+    default: return "~0%"
+    }
+}
+
+struct ChatEval: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "chat-eval", abstract: "Accuracy on each task's held-out set.")
+    @OptionGroup var opts: RunOptions
+    @Option(help: "Which stage to evaluate: base, mid, sft or rl.") var source = "sft"
+    @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
+    @Option(help: "Test examples per task.") var count = 100
+    @Option(help: "Most tokens per answer.") var maxTokens = 64
+
+    func validate() throws {
+        guard ["base", "mid", "sft", "rl"].contains(source) else { throw ValidationError("--source must be base, mid, sft or rl") }
+        guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let dir = checkpoint ?? opts.out + "/" + source
+            let tok = try Tokenizer.load(from: opts.tokenizerDir)
+            let (config, meta) = try Checkpoint.inspect(dir)
+            guard config.vocabSize == tok.vocabSize else { throw UserError("\(dir) does not match the tokenizer in \(opts.tokenizerDir)") }
+            let model = GPT(config: config, maxBatch: 1)
+            try Checkpoint.load(into: model, from: dir)
+            let t0 = now()
+            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens) { _ in }
+            print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
+            print("| task | accuracy | chance | notes |\n|---|---|---|---|")
+            var log = ""
+            for r in rows {
+                let acc = 100 * Double(r.correct) / Double(r.total)
+                print(String(format: "| %@ | %.0f%% (%d/%d) | %@ | %@ |", r.task, acc, r.correct, r.total, chanceLevel(r.task), r.note))
+                log += "{\"source\":\"\(source)\",\"task\":\"\(r.task)\",\"correct\":\(r.correct),\"total\":\(r.total)}\n"
+            }
+            print(String(format: "(%.0f s)", now() - t0))
+            let path = dir + "/eval.jsonl"
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            if let h = FileHandle(forWritingAtPath: path) { h.seekToEndOfFile(); h.write(Data(log.utf8)); try? h.close() }
+        }
+    }
+}

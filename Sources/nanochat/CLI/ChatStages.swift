@@ -1,0 +1,94 @@
+// `nanochat mid-train` and `nanochat chat-sft`: the post-training stages (nanochat: scripts/mid_train.py,
+// scripts/chat_sft.py). Mid-training continues next-token training on corpus text mixed with rendered
+// conversations (every token trained), so the model learns the special tokens and the chat format.
+// SFT trains on packed conversations with the chat mask: only the assistant's tokens carry weight.
+
+import ArgumentParser
+import Foundation
+
+/// Options shared by the post-training stages.
+struct StageOptions: ParsableArguments {
+    @Option(help: "Optimizer steps.") var steps = 150
+    @Option(help: "Rows per forward pass.") var batchSize = 16
+    @Option(help: "Multiply every learning rate by this.") var lrScale: Float = 1
+    @Option(help: "Examples of each task family in the mixture.") var perTask = 1500
+    @Option(help: "Seed for the mixture and the data order.") var seed: UInt64 = 7
+    @Option(help: "Evaluate val bpb every N steps (and at the end; 0 = never).") var evalEvery = 50
+    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 50
+    @Flag(help: "Continue this stage from its own last checkpoint.") var resume = false
+
+    func validate() throws {
+        guard steps >= 1, batchSize >= 1, lrScale > 0, perTask >= 1 else {
+            throw ValidationError("--steps, --batch-size, --lr-scale and --per-task must be positive")
+        }
+    }
+
+    func trainOptions(stage: String, from: String, seqLen: Int, warmStart: Bool) -> PretrainOptions {
+        var o = PretrainOptions()
+        o.stage = stage; o.initFrom = from; o.warmStartOptimizer = warmStart
+        o.seqLen = seqLen; o.batchSize = batchSize; o.totalBatchTokens = batchSize * seqLen
+        o.steps = steps; o.seed = seed; o.resume = resume
+        o.evalEvery = evalEvery; o.evalTokens = 32768; o.sampleEvery = 0; o.saveEvery = saveEvery
+        let h = OptimizerHyper()
+        o.hyper = OptimizerHyper(embeddingLR: h.embeddingLR * lrScale, unembeddingLR: h.unembeddingLR * lrScale,
+                                 matrixLR: h.matrixLR * lrScale, weightDecay: 0)
+        return o
+    }
+}
+
+/// Loads what every chat stage needs: tokenizer, the previous stage's config, shards, task words.
+func chatStageInputs(_ opts: RunOptions, from: String) throws -> (Tokenizer, GPTConfig, [UInt16], [UInt16], TaskWords) {
+    let tok = try Tokenizer.load(from: opts.tokenizerDir)
+    let (config, _) = try Checkpoint.inspect(from)
+    let train = try TokenShard.read(opts.out + "/data/train.bin", vocabSize: tok.vocabSize)
+    let val = try TokenShard.read(opts.out + "/data/val.bin", vocabSize: tok.vocabSize)
+    return (tok, config, train, val, try TaskWords.load())
+}
+
+struct MidTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mid-train", abstract: "Continue training on corpus text mixed with conversations (chat format, tools).")
+    @OptionGroup var opts: RunOptions
+    @OptionGroup var stage: StageOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let from = opts.out + "/base"
+            let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
+            let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
+            // The stream: every conversation (each starts with <|bos|>), then as many corpus tokens again.
+            var stream: [UInt16] = []
+            for c in mixture.conversations(seed: stage.seed) {
+                stream += try tok.renderConversation(c, maxTokens: config.sequenceLen + 1).ids.map { UInt16($0) }
+            }
+            let chatTokens = stream.count
+            stream += train.prefix(chatTokens)
+            print("mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens + \(stream.count - chatTokens) corpus tokens")
+            var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
+            let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
+                                   options: stage.trainOptions(stage: "mid", from: from, seqLen: config.sequenceLen, warmStart: false))
+            if !r.interrupted { print("mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/mid") }
+        }
+    }
+}
+
+struct ChatSFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-sft", abstract: "Supervised fine-tuning on conversations; only the assistant's tokens are trained.")
+    @OptionGroup var opts: RunOptions
+    @OptionGroup var stage: StageOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let from = opts.out + "/mid"
+            let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
+            let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
+            let rendered = try mixture.conversations(seed: stage.seed &+ 1).map { try tok.renderConversation($0, maxTokens: Int.max) }
+            var loader = try SFTLoader(conversations: rendered, T: config.sequenceLen, pad: tok.bosId, seed: stage.seed)
+            print("chat-sft: mixture \(mixture.summary): \(rendered.count) conversations, \(loader.cropped) cropped to \(config.sequenceLen + 1) tokens")
+            let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
+                                   options: stage.trainOptions(stage: "sft", from: from, seqLen: config.sequenceLen, warmStart: true))
+            if !r.interrupted { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
+        }
+    }
+}

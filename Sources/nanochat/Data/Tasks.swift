@@ -1,0 +1,141 @@
+// Task families with checkable answers, generated in code (nanochat: tasks/*.py, GSM8K and SpellingBee
+// in spirit): arithmetic word problems solved with the calculator tool, spelling and letter counting, and
+// multiple-choice word categories. Each has a seeded train generator, a fixed test set (seed 1000+) and a
+// grader. Answers end with a line "#### <answer>" (multiple choice: the letter alone).
+// Words, names and categories come from data/words/ (see data/SOURCES.md).
+
+import Foundation
+
+enum TaskKind: String, CaseIterable {
+    case arithmetic, spelling, counting, choice
+}
+
+struct TaskExample {
+    var kind: TaskKind
+    var conversation: Conversation  // user question, then the reference answer
+    var answer: String              // what the grader expects
+    var choices: [String] = []      // multiple choice: the option letters
+}
+
+/// The word lists the generators draw from.
+struct TaskWords {
+    var words: [String], names: [String], categories: [(String, [String])]
+
+    static func load(_ dir: String = "data/words") throws -> TaskWords {
+        func lines(_ f: String) throws -> [String] {
+            let text = String(decoding: try readFile(dir + "/" + f, what: "word list"), as: UTF8.self)
+            return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let catData = try readFile(dir + "/categories.json", what: "category list")
+        guard let cats = try? JSONSerialization.jsonObject(with: catData) as? [String: [String]], cats.count >= 4 else {
+            throw UserError("\(dir)/categories.json must map at least 4 category names to word lists")
+        }
+        let w = try lines("words.txt"), n = try lines("names.txt")
+        guard w.count >= 10, n.count >= 4 else { throw UserError("\(dir): words.txt and names.txt are too short") }
+        return TaskWords(words: w, names: n, categories: cats.keys.sorted().map { ($0, cats[$0]!) })
+    }
+}
+
+/// The text after the last "####" in a response, trimmed; nil if there is none.
+func finalAnswer(_ text: String) -> String? {
+    guard let r = text.range(of: "####", options: .backwards) else { return nil }
+    let rest = text[r.upperBound...]
+    return rest.split(separator: "\n", omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) }
+}
+
+/// Grades a response (the assistant's text, tool calls and outputs included) against an example.
+func grade(_ example: TaskExample, response: String) -> Bool {
+    switch example.kind {
+    case .arithmetic:
+        guard let a = finalAnswer(response).map({ $0.replacingOccurrences(of: ",", with: "") }), let got = Double(a),
+              let want = Double(example.answer) else { return false }
+        return abs(got - want) < 1e-6
+    case .spelling, .counting:
+        return finalAnswer(response)?.lowercased() == example.answer.lowercased()
+    case .choice:
+        return response.trimmingCharacters(in: .whitespacesAndNewlines).first.map(String.init) == example.answer
+    }
+}
+
+/// Generates `count` examples of a family from a seed.
+func generateTask(_ kind: TaskKind, count: Int, seed: UInt64, words: TaskWords) -> [TaskExample] {
+    var rng = RNG(seed: seed &* 0x9E37_79B9 &+ UInt64(TaskKind.allCases.firstIndex(of: kind)!))
+    return (0..<count).map { _ in
+        switch kind {
+        case .arithmetic: return arithmeticExample(&rng, words)
+        case .spelling: return spellingExample(&rng, words)
+        case .counting: return countingExample(&rng, words)
+        case .choice: return choiceExample(&rng, words)
+        }
+    }
+}
+
+/// The fixed held-out set of a family (regenerated identically from its seed).
+func testSet(_ kind: TaskKind, words: TaskWords, count: Int = 100) -> [TaskExample] {
+    generateTask(kind, count: count, seed: 1000, words: words)
+}
+
+private func pick<T>(_ a: [T], _ rng: inout RNG) -> T { a[rng.int(a.count)] }
+
+private func ask(_ q: String, _ parts: [MessagePart]) -> Conversation {
+    Conversation(messages: [Message(.user, q), Message(.assistant, parts: parts)])
+}
+
+private let items = ["apples", "coins", "books", "roses", "candles", "swords", "letters", "cakes", "rings", "horses"]
+
+private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
+    let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
+    let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20)
+    let (question, expr): (String, String)
+    switch rng.int(5) {
+    case 0: (question, expr) = ("\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)")
+    case 1: let big = x + y
+        (question, expr) = ("\(a) had \(big) \(item) and lost \(y) of them. How many \(item) are left?", "\(big)-\(y)")
+    case 2: let n = 2 + rng.int(11)
+        (question, expr) = ("\(a) buys \(n) boxes with \(y) \(item) in each. How many \(item) is that in all?", "\(n)*\(y)")
+    case 3: let n = 2 + rng.int(9)
+        (question, expr) = ("\(a) shares \(n * y) \(item) equally among \(n) friends. How many \(item) does each friend get?", "\(n * y)/\(n)")
+    default: (question, expr) = ("\(a) has \(x) \(item), buys \(y) more and gives \(z) to \(b). How many \(item) does \(a) have now?", "\(x)+\(y)-\(z)")
+    }
+    let result = Calculator.run(expr)
+    let parts = [MessagePart(type: .text, text: "Let me calculate. "), MessagePart(type: .python, text: expr),
+                 MessagePart(type: .python_output, text: result), MessagePart(type: .text, text: "\n#### \(result)")]
+    return TaskExample(kind: .arithmetic, conversation: ask(question, parts), answer: result)
+}
+
+private func spellingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
+    let word = pick(w.words, &rng)
+    let spelled = word.map(String.init).joined(separator: "-")
+    let q = pick(["Spell the word \(word).", "How do you spell \"\(word)\"?", "Spell \(word) letter by letter."], &rng)
+    return TaskExample(kind: .spelling, conversation: ask(q, [MessagePart(type: .text, text: "#### \(spelled)")]), answer: spelled)
+}
+
+private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
+    let word = pick(w.words, &rng)
+    // Half the time a letter of the word, half the time any letter (so 0 is a possible answer).
+    let letter = rng.int(2) == 0 ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
+    let n = word.filter { String($0) == letter }.count
+    let q = "How many times does the letter \(letter) appear in \(word)?"
+    let a = "Spelling it out: \(word.map(String.init).joined(separator: "-")). The letter \(letter) appears \(n) time\(n == 1 ? "" : "s").\n#### \(n)"
+    return TaskExample(kind: .counting, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: "\(n)")
+}
+
+let choiceLetters = ["A", "B", "C", "D"]
+
+private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
+    let c = rng.int(w.categories.count)
+    let (category, members) = w.categories[c]
+    let right = pick(members, &rng)
+    var options = [right]
+    while options.count < 4 {
+        let other = w.categories[rng.int(w.categories.count)]
+        if other.0 == category { continue }
+        let word = pick(other.1, &rng)
+        if !options.contains(word) { options.append(word) }
+    }
+    for i in stride(from: 3, to: 0, by: -1) { options.swapAt(i, rng.int(i + 1)) }
+    let letter = choiceLetters[options.firstIndex(of: right)!]
+    let article = "aeiou".contains(category.first!) ? "an" : "a"
+    let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
+    return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: letter)]), answer: letter, choices: choiceLetters)
+}

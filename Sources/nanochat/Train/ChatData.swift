@@ -1,0 +1,30 @@
+// The conversation mixture of mid-training and SFT: identity conversations from data/chat/identity.jsonl
+// plus every task family's train generator, deterministic from a seed (nanochat: the TaskMixture of
+// mid_train.py and chat_sft.py). Mid-training and SFT draw different examples (different seeds).
+
+struct MixtureEntry { var name: String; var conversations: [Conversation]; var epochs: Int }
+
+struct ChatMixture {
+    var entries: [MixtureEntry]
+
+    /// Every conversation `epochs` times, in a seeded shuffle.
+    func conversations(seed: UInt64) -> [Conversation] {
+        var all: [Conversation] = []
+        for e in entries { for _ in 0..<e.epochs { all += e.conversations } }
+        var rng = RNG(seed: seed)
+        for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, rng.int(i + 1)) }
+        return all
+    }
+
+    var summary: String { entries.map { "\($0.name) \($0.conversations.count)×\($0.epochs)" }.joined(separator: ", ") }
+
+    /// The default mixture: identity (2 epochs) and `perTask` examples of each task family.
+    static func standard(identity: String = "data/chat/identity.jsonl", words: TaskWords, perTask: Int, seed: UInt64) throws -> ChatMixture {
+        var entries = [MixtureEntry(name: "identity", conversations: try ConversationFile.load(identity), epochs: 2)]
+        for kind in TaskKind.allCases {
+            let examples = generateTask(kind, count: perTask, seed: seed, words: words)
+            entries.append(MixtureEntry(name: kind.rawValue, conversations: examples.map(\.conversation), epochs: 1))
+        }
+        return ChatMixture(entries: entries)
+    }
+}
