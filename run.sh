@@ -48,13 +48,21 @@ build)
 "")
     build
     start=$(date +%s)
-    say "stage 1/2: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
+    say "stage 1/5: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
     "$BIN" tok-train --out "$OUT" --vocab-size 4096
     "$BIN" tok-eval --out "$OUT"
-    say "stage 2/2: pretraining (about 15 minutes on 2 cores): depth 4 (5.2M params), 400 steps of 16x256 tokens"
+    say "stage 2/5: pretraining (about 15 minutes on 2 cores): depth 4 (5.2M params), 400 steps of 16x256 tokens"
     "$BIN" base-train --out "$OUT" --depth 4 --seq-len 256 --batch-size 16 --steps 400 \
         --eval-every 100 --sample-every 200 --save-every 50
     "$BIN" base-eval --out "$OUT"
+    say "stage 3/5: mid-training (about 5 minutes): 150 steps on corpus text mixed with conversations"
+    "$BIN" mid-train --out "$OUT" --steps 150
+    say "stage 4/5: supervised fine-tuning (about 5 minutes): 150 steps on conversations, assistant tokens only"
+    "$BIN" chat-sft --out "$OUT" --steps 150
+    say "stage 5/5: chat evaluation (a few minutes): each task's held-out set, after mid-training and after SFT"
+    "$BIN" chat-eval --out "$OUT" --source mid
+    "$BIN" chat-eval --out "$OUT" --source sft
+    echo "Chat with it:  .build/release/nanochat chat      (or: .build/release/nanochat chat -p \"Who are you?\")"
     say "done in $(( $(date +%s) - start )) s; outputs are in $OUT/"
     ;;
 *)

@@ -121,6 +121,6 @@ final class ChatDataTests: XCTestCase {
         let m2 = try ChatMixture.standard(identity: path, words: words, perTask: 10, seed: 5)
         XCTAssertEqual(m1.conversations(seed: 1), m2.conversations(seed: 1))
         XCTAssertNotEqual(m1.conversations(seed: 1), m1.conversations(seed: 2))
-        XCTAssertEqual(m1.conversations(seed: 1).count, 2 + 4 * 10)
+        XCTAssertEqual(m1.conversations(seed: 1).count, 2 + 3 * 10 + 3 * 10)  // identity ×2, choice ×3
     }
 }

@@ -5,7 +5,7 @@
 import ArgumentParser
 import Foundation
 
-struct EvalRow { var task: String; var correct: Int; var total: Int; var note: String = "" }
+struct EvalRow { var task: String; var correct: Int; var total: Int; var chance: Double; var note: String = "" }
 
 /// Evaluates one checkpoint on every task; returns the table's rows.
 func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, progress: (String) -> Void) throws -> [EvalRow] {
@@ -23,7 +23,7 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
             let text = tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })
             if grade(ex, response: text) { correct += 1 }
         }
-        rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count,
+        rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count, chance: chanceLevel(kind, tests),
                             note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : ""))
         progress(String(format: "chat-eval: %@ %d/%d", kind.rawValue, correct, tests.count))
         if kind == .choice {
@@ -38,18 +38,18 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
                 let best = letters.indices.max { logits[letters[$0]] < logits[letters[$1]] }!
                 if choiceLetters[best] == ex.answer { right += 1 }
             }
-            rows.append(EvalRow(task: "choice (categorical)", correct: right, total: tests.count))
+            rows.append(EvalRow(task: "choice (categorical)", correct: right, total: tests.count, chance: chanceLevel(kind, tests)))
         }
     }
     return rows
 }
 
-/// Chance level of each row, for the table.
-func chanceLevel(_ task: String) -> String {
-    switch task {
-    case "choice", "choice (categorical)": return "25%"
-    default: return "~0%"
-    }
+/// What guessing scores on a task's test set: the rate of its most common answer (25% for four options,
+/// about 0 for open answers; letter counting has a few small answers, so guessing gets far).
+func chanceLevel(_ kind: TaskKind, _ tests: [TaskExample]) -> Double {
+    var counts: [String: Int] = [:]
+    for t in tests { counts[t.answer, default: 0] += 1 }
+    return Double(counts.values.max() ?? 0) / Double(max(1, tests.count))
 }
 
 struct ChatEval: ParsableCommand {
@@ -76,11 +76,11 @@ struct ChatEval: ParsableCommand {
             let t0 = now()
             let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
-            print("| task | accuracy | chance | notes |\n|---|---|---|---|")
+            print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
             var log = ""
             for r in rows {
                 let acc = 100 * Double(r.correct) / Double(r.total)
-                print(String(format: "| %@ | %.0f%% (%d/%d) | %@ | %@ |", r.task, acc, r.correct, r.total, chanceLevel(r.task), r.note))
+                print(String(format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total, 100 * r.chance, r.note))
                 log += "{\"source\":\"\(source)\",\"task\":\"\(r.task)\",\"correct\":\(r.correct),\"total\":\(r.total)}\n"
             }
             print(String(format: "(%.0f s)", now() - t0))

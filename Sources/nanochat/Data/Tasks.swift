@@ -30,7 +30,9 @@ struct TaskWords {
         guard let cats = try? JSONSerialization.jsonObject(with: catData) as? [String: [String]], cats.count >= 4 else {
             throw UserError("\(dir)/categories.json must map at least 4 category names to word lists")
         }
-        let w = try lines("words.txt"), n = try lines("names.txt")
+        // The 600 most frequent words: each is seen several times in training, as nanochat's SpellingBee
+        // draws its test words from the same list as its training words.
+        let w = Array(try lines("words.txt").prefix(600)), n = try lines("names.txt")
         guard w.count >= 10, n.count >= 4 else { throw UserError("\(dir): words.txt and names.txt are too short") }
         return TaskWords(words: w, names: n, categories: cats.keys.sorted().map { ($0, cats[$0]!) })
     }
@@ -87,7 +89,13 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
     let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20)
     let (question, expr): (String, String)
-    switch rng.int(5) {
+    switch rng.int(7) {
+    case 5: let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
+        let (word, op) = pick(ops, &rng)
+        let (p, q) = op == "-" ? (x + y, y) : (x, y)
+        (question, expr) = (pick(["What is \(p) \(word) \(q)?", "Compute \(p) \(word) \(q).", "what's \(p) \(word) \(q)"], &rng), "\(p)\(op)\(q)")
+    case 6: let n = 2 + rng.int(20)
+        (question, expr) = ("What is \(x) divided by \(n)?", "\(x)/\(n)")
     case 0: (question, expr) = ("\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)")
     case 1: let big = x + y
         (question, expr) = ("\(a) had \(big) \(item) and lost \(y) of them. How many \(item) are left?", "\(big)-\(y)")
