@@ -74,8 +74,9 @@ final class ChatDataTests: XCTestCase {
         let co = generateTask(.counting, count: 1, seed: 1, words: words)[0]
         XCTAssertFalse(grade(co, response: "#### \(Int(co.answer)! + 1)"))
         let ch = generateTask(.choice, count: 1, seed: 1, words: words)[0]
-        XCTAssertTrue(grade(ch, response: ch.answer))
-        XCTAssertFalse(grade(ch, response: choiceLetters.first { $0 != ch.answer }!))
+        XCTAssertTrue(grade(ch, response: "reasoning\n#### " + ch.answer))
+        XCTAssertFalse(grade(ch, response: "#### " + choiceLetters.first { $0 != ch.answer }!))
+        XCTAssertFalse(grade(ch, response: ch.answer), "the letter must come on the #### line")
         XCTAssertEqual(finalAnswer("a\n#### 12\nmore"), "12")
         XCTAssertNil(finalAnswer("no answer"))
     }

@@ -16,26 +16,31 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
     for kind in TaskKind.allCases {
         var correct = 0, usedTool = 0
         let tests = testSet(kind, words: words, count: count)
+        var texts: [String] = []
         for ex in tests {
             let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
             let out = engine.generate(prompt: prompt, options: options)
             if out.contains(where: { $0.id == pythonStart }) { usedTool += 1 }
             let text = tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })
+            texts.append(text)
             if grade(ex, response: text) { correct += 1 }
         }
         rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count, chance: chanceLevel(kind, tests),
                             note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : ""))
         progress(String(format: "chat-eval: %@ %d/%d", kind.rawValue, correct, tests.count))
         if kind == .choice {
-            // Categorical: compare the option letters' logits at the first answer position.
-            let letters = choiceLetters.map { tok.encode($0)[0] }
+            // Categorical: let the model reason greedily up to its "####", then compare the logits of the
+            // option letters there (nanochat's ChatCORE compares letter logits; ours come after the reasoning).
+            let letters = choiceLetters.map { tok.encode(" " + $0) }
+            precondition(letters.allSatisfy { $0.count == 1 }, "option letters must be single tokens")
             var right = 0
-            for ex in tests {
+            for (ex, text) in zip(tests, texts) {
+                guard let r = text.range(of: "####") else { continue }
                 let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
-                let p = prompt.suffix(model.config.sequenceLen).map { Int32($0) }
+                let p = (prompt + tok.encode(String(text[..<r.upperBound]))).suffix(model.config.sequenceLen).map { Int32($0) }
                 model.forward(Array(p), nil, B: 1, T: p.count)
                 let logits = model.lastLogits + (p.count - 1) * model.config.vocabSize
-                let best = letters.indices.max { logits[letters[$0]] < logits[letters[$1]] }!
+                let best = letters.indices.max { logits[letters[$0][0]] < logits[letters[$1][0]] }!
                 if choiceLetters[best] == ex.answer { right += 1 }
             }
             rows.append(EvalRow(task: "choice (categorical)", correct: right, total: tests.count, chance: chanceLevel(kind, tests)))

@@ -40,9 +40,7 @@ struct DataLoader {
     }
 
     private mutating func shuffleEpoch() {
-        var rng = RNG(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
-        order = Array(pieces.indices)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(i + 1)) }
+        order = shuffledIndices(pieces.count, seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
         cursor = 0
     }
 

@@ -43,9 +43,7 @@ struct SFTLoader: BatchSource {
     }
 
     private mutating func shuffleEpoch() {
-        var rng = RNG(seed: seed &+ UInt64(epoch) &* 0x2545_F491)
-        order = Array(docs.indices)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(i + 1)) }
+        order = shuffledIndices(docs.count, seed: seed &+ UInt64(epoch) &* 0x2545_F491)
         cursor = 0
     }
 

@@ -1,7 +1,7 @@
 // Task families with checkable answers, generated in code (nanochat: tasks/*.py, GSM8K and SpellingBee
 // in spirit): arithmetic word problems solved with the calculator tool, spelling and letter counting, and
 // multiple-choice word categories. Each has a seeded train generator, a fixed test set (seed 1000+) and a
-// grader. Answers end with a line "#### <answer>" (multiple choice: the letter alone).
+// grader. Answers end with a line "#### <answer>".
 // Words, names and categories come from data/words/ (see data/SOURCES.md).
 
 import Foundation
@@ -52,10 +52,8 @@ func grade(_ example: TaskExample, response: String) -> Bool {
         guard let a = finalAnswer(response).map({ $0.replacingOccurrences(of: ",", with: "") }), let got = Double(a),
               let want = Double(example.answer) else { return false }
         return abs(got - want) < 1e-6
-    case .spelling, .counting:
+    case .spelling, .counting, .choice:
         return finalAnswer(response)?.lowercased() == example.answer.lowercased()
-    case .choice:
-        return response.trimmingCharacters(in: .whitespacesAndNewlines).first.map(String.init) == example.answer
     }
 }
 
@@ -124,7 +122,14 @@ private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = rng.int(2) == 0 ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
     let n = word.filter { String($0) == letter }.count
     let q = "How many times does the letter \(letter) appear in \(word)?"
-    let a = "Spelling it out: \(word.map(String.init).joined(separator: "-")). The letter \(letter) appears \(n) time\(n == 1 ? "" : "s").\n#### \(n)"
+    // Count while spelling: each match carries the running count, so the model never counts in its head.
+    var seen = 0
+    let steps = word.map { ch -> String in
+        guard String(ch) == letter else { return String(ch) }
+        seen += 1
+        return "\(ch) (\(seen))"
+    }
+    let a = steps.joined(separator: ", ") + ".\n#### \(n)"
     return TaskExample(kind: .counting, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: "\(n)")
 }
 
@@ -145,5 +150,8 @@ private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = choiceLetters[options.firstIndex(of: right)!]
     let article = "aeiou".contains(category.first!) ? "an" : "a"
     let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
-    return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: letter)]), answer: letter, choices: choiceLetters)
+    // Name each option's category first, then the letter: two easy steps instead of one hard one.
+    let categoryOf = { (word: String) in w.categories.first { $0.1.contains(word) }!.0 }
+    let a = zip(choiceLetters, options).map { "\($0). \($1): \(categoryOf($1))." }.joined(separator: " ") + "\n#### \(letter)"
+    return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters)
 }

@@ -27,6 +27,14 @@ struct RNG {
     }
 }
 
+/// 0..<n in a seeded random order (Fisher-Yates): data loaders and the chat mixture shuffle with it.
+func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
+    var rng = RNG(seed: seed)
+    var order = Array(0..<n)
+    for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.int(i + 1)) }
+    return order
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

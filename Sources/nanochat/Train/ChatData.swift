@@ -9,11 +9,9 @@ struct ChatMixture {
 
     /// Every conversation `epochs` times, in a seeded shuffle.
     func conversations(seed: UInt64) -> [Conversation] {
-        var all: [Conversation] = []
+        var all: [Conversation] = []  // every entry `epochs` times, then a seeded shuffle
         for e in entries { for _ in 0..<e.epochs { all += e.conversations } }
-        var rng = RNG(seed: seed)
-        for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, rng.int(i + 1)) }
-        return all
+        return shuffledIndices(all.count, seed: seed).map { all[$0] }
     }
 
     var summary: String { entries.map { "\($0.name) \($0.conversations.count)×\($0.epochs)" }.joined(separator: ", ") }
