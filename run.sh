@@ -57,8 +57,8 @@ build)
     "$BIN" base-eval --out "$OUT"
     say "stage 3/5: mid-training (about 5 minutes): 150 steps on corpus text mixed with conversations"
     "$BIN" mid-train --out "$OUT" --steps 150
-    say "stage 4/5: supervised fine-tuning (about 5 minutes): 150 steps on conversations, assistant tokens only"
-    "$BIN" chat-sft --out "$OUT" --steps 150
+    say "stage 4/5: supervised fine-tuning (about 7 minutes): 200 steps on conversations, assistant tokens only"
+    "$BIN" chat-sft --out "$OUT" --steps 200
     say "stage 5/5: chat evaluation (a few minutes): each task's held-out set, after mid-training and after SFT"
     "$BIN" chat-eval --out "$OUT" --source mid
     "$BIN" chat-eval --out "$OUT" --source sft

@@ -150,8 +150,10 @@ private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = choiceLetters[options.firstIndex(of: right)!]
     let article = "aeiou".contains(category.first!) ? "an" : "a"
     let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
-    // Name each option's category first, then the letter: two easy steps instead of one hard one.
+    // Name each option's category and whether it is the one asked for, then the letter: small steps
+    // instead of one hard one (the letter then sits next to the only "yes").
     let categoryOf = { (word: String) in w.categories.first { $0.1.contains(word) }!.0 }
-    let a = zip(choiceLetters, options).map { "\($0). \($1): \(categoryOf($1))." }.joined(separator: " ") + "\n#### \(letter)"
+    let a = zip(choiceLetters, options).map { "\($0). \($1): \(categoryOf($1)), \(categoryOf($1) == category ? "yes" : "no")." }
+        .joined(separator: " ") + "\n#### \(letter)"
     return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters)
 }
