@@ -20,35 +20,15 @@ Usage: python3 tools/bench_torch.py [--depth 4] [--seq-len 256] [--batch-size 16
 """
 
 import argparse
-import glob
-import importlib
 import math
-import os
 import re
-import subprocess
-import sys
 import time
 
 # ----------------------------------------------------------------------------
 # dependencies (the helpers of tools/make_gpt_fixture.py)
 
 
-from pipdeps import _local_cpu_torch_wheels, _pip_install  # noqa: E402  (tools/pipdeps.py)
-
-
-def ensure_torch():
-    try:
-        importlib.import_module("torch")
-    except ImportError:
-        wheels = _local_cpu_torch_wheels()
-        if wheels:
-            try:
-                _pip_install([wheels[-1]])
-            except subprocess.CalledProcessError:
-                _pip_install(["torch"])
-        else:
-            _pip_install(["torch"])
-    importlib.invalidate_caches()
+from pipdeps import ensure_torch  # noqa: E402  (tools/pipdeps.py)
 
 
 ensure_torch()

@@ -29,15 +29,12 @@ Usage: python3 tools/make_gpt_fixture.py [--out PATH] [--skip-fd]
 
 import argparse
 import contextlib
-import glob
 import hashlib
 import importlib
 import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,7 +45,7 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "Tests", "nanochatTests", "fixtures", "gpt
 # dependencies
 
 
-from pipdeps import _local_cpu_torch_wheels, _pip_install  # noqa: E402  (tools/pipdeps.py)
+from pipdeps import _pip_install, ensure_torch  # noqa: E402  (tools/pipdeps.py)
 
 
 def ensure_deps():
@@ -60,18 +57,7 @@ def ensure_deps():
             missing.append(mod)
     if missing:
         _pip_install(missing)
-    try:
-        importlib.import_module("torch")
-    except ImportError:
-        wheels = _local_cpu_torch_wheels()
-        if wheels:
-            try:
-                _pip_install([wheels[-1]])
-            except subprocess.CalledProcessError:
-                _pip_install(["torch"])
-        else:
-            _pip_install(["torch"])
-    importlib.invalidate_caches()
+    ensure_torch()
 
 
 ensure_deps()

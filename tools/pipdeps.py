@@ -4,6 +4,7 @@ Shared by make_gpt_fixture.py and bench_torch.py: prefer a local CPU-only torch 
 over PyPI's default torch, which pulls several GB of CUDA libraries.
 """
 
+import importlib
 import os
 import subprocess
 import sys
@@ -41,3 +42,19 @@ def _local_cpu_torch_wheels():
     for d in dict.fromkeys(dirs):
         wheels += glob.glob(os.path.join(d, f"torch-*+cpu-{tag}-*.whl"))
     return sorted(wheels)
+
+
+def ensure_torch():
+    """Imports torch, installing it first if needed (a local CPU wheel when there is one)."""
+    try:
+        importlib.import_module("torch")
+    except ImportError:
+        wheels = _local_cpu_torch_wheels()
+        if wheels:
+            try:
+                _pip_install([wheels[-1]])
+            except subprocess.CalledProcessError:
+                _pip_install(["torch"])
+        else:
+            _pip_install(["torch"])
+    importlib.invalidate_caches()
