@@ -4,6 +4,7 @@ Shared by make_gpt_fixture.py and bench_torch.py: prefer a local CPU-only torch 
 over PyPI's default torch, which pulls several GB of CUDA libraries.
 """
 
+import glob
 import importlib
 import os
 import subprocess
