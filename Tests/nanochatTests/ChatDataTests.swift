@@ -104,7 +104,7 @@ final class ChatDataTests: XCTestCase {
         let ids = UnsafeMutablePointer<Int32>.allocate(capacity: T + 1), w = UnsafeMutablePointer<Float>.allocate(capacity: T)
         defer { ids.deallocate(); w.deallocate() }
         var rows = 0
-        while seen.reduce(0, +) < convs.reduce(0) { $0 + min($1.ids.count, T + 1) - 1 } && rows < 200 {
+        while seen.reduce(0, +) < convs.reduce(0, { $0 + min($1.ids.count, T + 1) - 1 }) && rows < 200 {
             loader.nextRow(ids: ids, weights: w)
             rows += 1
             for k in 0...T where ids[k] < 1000 { seen[Int(ids[k])] += 1 }

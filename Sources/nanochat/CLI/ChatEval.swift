@@ -5,7 +5,10 @@
 import ArgumentParser
 import Foundation
 
-struct EvalRow { var task: String; var correct: Int; var total: Int; var chance: Double; var note: String = "" }
+struct EvalRow {
+    var task: String; var correct: Int; var total: Int; var chance: Double; var note: String = ""
+    var wrong: [(question: String, answer: String)] = []  // the questions it got wrong, with its answers
+}
 
 /// Evaluates one checkpoint on every task; returns the table's rows.
 func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, progress: (String) -> Void) throws -> [EvalRow] {
@@ -16,17 +19,17 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
     for kind in TaskKind.allCases {
         var correct = 0, usedTool = 0
         let tests = testSet(kind, words: words, count: count)
-        var texts: [String] = []
+        var texts: [String] = [], wrong: [(String, String)] = []
         for ex in tests {
             let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
             let out = engine.generate(prompt: prompt, options: options)
             if out.contains(where: { $0.id == pythonStart }) { usedTool += 1 }
             let text = tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })
             texts.append(text)
-            if grade(ex, response: text) { correct += 1 }
+            if grade(ex, response: text) { correct += 1 } else { wrong.append((ex.conversation.messages[0].text, text)) }
         }
         rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count, chance: chanceLevel(kind, tests),
-                            note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : ""))
+                            note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : "", wrong: wrong))
         progress(String(format: "chat-eval: %@ %d/%d", kind.rawValue, correct, tests.count))
         if kind == .choice {
             // Categorical: let the model reason greedily up to its "####", then compare the logits of the
@@ -49,6 +52,30 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
     return rows
 }
 
+/// pass@k for k = 1...n from n samples per problem of which `correct[i]` were right: the unbiased
+/// estimator 1 - C(n-c, k)/C(n, k), averaged over problems (Chen et al. 2021, as nanochat's chat_eval).
+func passAtK(correct: [Int], n: Int) -> [Double] {
+    (1...n).map { k in
+        correct.reduce(0.0) { acc, c in
+            guard n - c >= k else { return acc + 1 }
+            var missAll = 1.0  // C(n-c, k)/C(n, k) as a product
+            for i in 0..<k { missAll *= Double(n - c - i) / Double(n - i) }
+            return acc + 1 - missAll
+        } / Double(max(1, correct.count))
+    }
+}
+
+/// Samples `n` answers per arithmetic test problem and returns how many of each were right.
+func sampleArithmetic(model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64) throws -> [Int] {
+    let engine = Engine(model: model, tokenizer: tok, rows: n)
+    return try tests.enumerated().map { i, ex in
+        let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+        let opts = SamplingOptions(temperature: 1, topK: 50, seed: seed &+ UInt64(i), maxTokens: maxTokens)
+        return engine.generateBatch(prompt: prompt, samples: n, options: opts)
+            .filter { grade(ex, response: tok.decode($0.map(\.id).filter { !tok.isSpecial($0) })) }.count
+    }
+}
+
 /// What guessing scores on a task's test set: the rate of its most common answer (25% for four options,
 /// about 0 for open answers; letter counting has a few small answers, so guessing gets far).
 func chanceLevel(_ kind: TaskKind, _ tests: [TaskExample]) -> Double {
@@ -64,10 +91,14 @@ struct ChatEval: ParsableCommand {
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
     @Option(help: "Test examples per task.") var count = 100
     @Option(help: "Most tokens per answer.") var maxTokens = 64
+    @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50) and print pass@1..k (0 = off).") var passK = 0
+    @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
+    @Option(help: "Print up to N wrong answers per task, to see what the model gets wrong.") var showWrong = 0
 
     func validate() throws {
         guard ["base", "mid", "sft", "rl"].contains(source) else { throw ValidationError("--source must be base, mid, sft or rl") }
         guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
+        guard (0...64).contains(passK) else { throw ValidationError("--pass-k must be between 0 and 64") }
     }
 
     func run() throws {
@@ -76,7 +107,7 @@ struct ChatEval: ParsableCommand {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
             let (config, meta) = try Checkpoint.inspect(dir)
             guard config.vocabSize == tok.vocabSize else { throw UserError("\(dir) does not match the tokenizer in \(opts.tokenizerDir)") }
-            let model = GPT(config: config, maxBatch: 1)
+            let model = GPT(config: config, maxBatch: max(1, passK))
             try Checkpoint.load(into: model, from: dir)
             let t0 = now()
             let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens) { _ in }
@@ -87,6 +118,18 @@ struct ChatEval: ParsableCommand {
                 let acc = 100 * Double(r.correct) / Double(r.total)
                 print(String(format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total, 100 * r.chance, r.note))
                 log += "{\"source\":\"\(source)\",\"task\":\"\(r.task)\",\"correct\":\(r.correct),\"total\":\(r.total)}\n"
+            }
+            if passK > 0 {
+                let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
+                let right = try sampleArithmetic(model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed)
+                let p = passAtK(correct: right, n: passK)
+                print("arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): " +
+                      p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(separator: ", "))
+                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@k\",\"seed\":\(seed),\"pass_at_k\":[" + p.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]}\n"
+            }
+            for r in rows where showWrong > 0 && !r.wrong.isEmpty {
+                print("\n\(r.task): \(min(showWrong, r.wrong.count)) of \(r.wrong.count) wrong answers")
+                for (q, a) in r.wrong.prefix(showWrong) { print("  Q: \(q.replacingOccurrences(of: "\n", with: " / "))\n  A: \(a.replacingOccurrences(of: "\n", with: " / "))") }
             }
             print(String(format: "(%.0f s)", now() - t0))
             let path = dir + "/eval.jsonl"

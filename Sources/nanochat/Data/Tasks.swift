@@ -19,6 +19,7 @@ struct TaskExample {
 
 /// The word lists the generators draw from.
 struct TaskWords {
+    /// `words`: the words spelling and letter counting ask about; `names`: people in word problems.
     var words: [String], names: [String], categories: [(String, [String])]
 
     static func load(_ dir: String = "data/words") throws -> TaskWords {
@@ -30,13 +31,17 @@ struct TaskWords {
         guard let cats = try? JSONSerialization.jsonObject(with: catData) as? [String: [String]], cats.count >= 4 else {
             throw UserError("\(dir)/categories.json must map at least 4 category names to word lists")
         }
-        // The 600 most frequent words: each is seen several times in training, as nanochat's SpellingBee
-        // draws its test words from the same list as its training words.
-        let w = Array(try lines("words.txt").prefix(600)), n = try lines("names.txt")
+        // The 200 most frequent words: a 5M-parameter model must memorise each word's letters, so each
+        // is seen ~15 times per stage (600 words gave 0-37% spelling, LOG.md). As nanochat's SpellingBee,
+        // test words come from the same list as training words; the questions are new.
+        let w = Array(try lines("words.txt").prefix(spellingWords)), n = try lines("names.txt")
         guard w.count >= 10, n.count >= 4 else { throw UserError("\(dir): words.txt and names.txt are too short") }
         return TaskWords(words: w, names: n, categories: cats.keys.sorted().map { ($0, cats[$0]!) })
     }
 }
+
+/// How many of data/words/words.txt's most frequent words the spelling and counting tasks use.
+let spellingWords = 200
 
 /// The text after the last "####" in a response, trimmed; nil if there is none.
 func finalAnswer(_ text: String) -> String? {
@@ -83,25 +88,32 @@ private func ask(_ q: String, _ parts: [MessagePart]) -> Conversation {
 
 private let items = ["apples", "coins", "books", "roses", "candles", "swords", "letters", "cakes", "rings", "horses"]
 
+/// Word problems in two grades. Easy: one operation on the numbers in the question. Hard: two or three
+/// numbers, two operations, and a distracting number (an age, a day) that must be left out; the
+/// calculator does the sums, so what the model must get right is the expression.
 private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
-    let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20)
+    let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20), n = 2 + rng.int(11)
+    let age = 20 + rng.int(50), day = pick(["Monday", "Tuesday", "Friday", "Sunday"], &rng)
     let (question, expr): (String, String)
-    switch rng.int(7) {
-    case 5: let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
+    switch rng.int(12) {
+    case 0: let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
         let (word, op) = pick(ops, &rng)
         let (p, q) = op == "-" ? (x + y, y) : (x, y)
         (question, expr) = (pick(["What is \(p) \(word) \(q)?", "Compute \(p) \(word) \(q).", "what's \(p) \(word) \(q)"], &rng), "\(p)\(op)\(q)")
-    case 6: let n = 2 + rng.int(20)
-        (question, expr) = ("What is \(x) divided by \(n)?", "\(x)/\(n)")
-    case 0: (question, expr) = ("\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)")
-    case 1: let big = x + y
-        (question, expr) = ("\(a) had \(big) \(item) and lost \(y) of them. How many \(item) are left?", "\(big)-\(y)")
-    case 2: let n = 2 + rng.int(11)
-        (question, expr) = ("\(a) buys \(n) boxes with \(y) \(item) in each. How many \(item) is that in all?", "\(n)*\(y)")
-    case 3: let n = 2 + rng.int(9)
-        (question, expr) = ("\(a) shares \(n * y) \(item) equally among \(n) friends. How many \(item) does each friend get?", "\(n * y)/\(n)")
-    default: (question, expr) = ("\(a) has \(x) \(item), buys \(y) more and gives \(z) to \(b). How many \(item) does \(a) have now?", "\(x)+\(y)-\(z)")
+    case 1: (question, expr) = ("What is \(x) divided by \(n)?", "\(x)/\(n)")
+    case 2: (question, expr) = ("\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)")
+    case 3: (question, expr) = ("\(a) had \(x + y) \(item) and lost \(y) of them. How many \(item) are left?", "\(x + y)-\(y)")
+    case 4: (question, expr) = ("\(a) buys \(n) boxes with \(y) \(item) in each. How many \(item) is that in all?", "\(n)*\(y)")
+    case 5: (question, expr) = ("\(a) shares \(n * y) \(item) equally among \(n) friends. How many \(item) does each friend get?", "\(n * y)/\(n)")
+    case 6: (question, expr) = ("\(a) has \(x) \(item), buys \(y) more and gives \(z) to \(b). How many \(item) does \(a) have now?", "\(x)+\(y)-\(z)")
+    // Hard: the order of the numbers in the question is not the order of the expression, or a number
+    // in the question is not part of it.
+    case 7: (question, expr) = ("\(a) is \(age) years old and has \(x) \(item). On \(day) \(a) buys \(n) boxes of \(y) \(item). How many \(item) does \(a) have now?", "\(x)+\(n)*\(y)")
+    case 8: (question, expr) = ("\(a) has \(x + n * z) \(item) and gives \(z) to each of \(n) friends. How many \(item) are left?", "\(x + n * z)-\(n)*\(z)")
+    case 9: (question, expr) = ("\(a) has \(x) \(item). \(b) has \(y) more than \(a). How many \(item) do they have together?", "\(x)+\(x)+\(y)")
+    case 10: (question, expr) = ("On \(day), \(n) friends each bring \(y) \(item) and \(a), who is \(age), brings \(z). How many \(item) are there?", "\(n)*\(y)+\(z)")
+    default: (question, expr) = ("\(a) had \(x) \(item) and \(b) had \(y). They lost \(z) of them in all. How many \(item) do they have left?", "\(x)+\(y)-\(z)")
     }
     let result = Calculator.run(expr)
     let parts = [MessagePart(type: .text, text: "Let me calculate. "), MessagePart(type: .python, text: expr),
@@ -109,11 +121,15 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     return TaskExample(kind: .arithmetic, conversation: ask(question, parts), answer: result)
 }
 
+/// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (each "-x" is one token, the same in every word).
+func spelledOut(_ word: String) -> String { word.map(String.init).joined(separator: "-") }
+
+// The word is always written the same way (after a space, no quotes) so it is the same token(s) in
+// every question: the model has one spelling per word to learn, not one per punctuation.
 private func spellingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let word = pick(w.words, &rng)
-    let spelled = word.map(String.init).joined(separator: "-")
-    let q = pick(["Spell the word \(word).", "How do you spell \"\(word)\"?", "Spell \(word) letter by letter."], &rng)
-    return TaskExample(kind: .spelling, conversation: ask(q, [MessagePart(type: .text, text: "#### \(spelled)")]), answer: spelled)
+    let q = pick(["Spell the word \(word).", "How do you spell \(word)?", "Spell \(word) letter by letter."], &rng)
+    return TaskExample(kind: .spelling, conversation: ask(q, [MessagePart(type: .text, text: "#### \(spelledOut(word))")]), answer: spelledOut(word))
 }
 
 private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
@@ -122,14 +138,15 @@ private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = rng.int(2) == 0 ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
     let n = word.filter { String($0) == letter }.count
     let q = "How many times does the letter \(letter) appear in \(word)?"
-    // Count while spelling: each match carries the running count, so the model never counts in its head.
+    // Spell the word as the spelling task does, then go through the letters again with a running count:
+    // each step copies one letter and compares it, so the model never counts in its head.
     var seen = 0
     let steps = word.map { ch -> String in
         guard String(ch) == letter else { return String(ch) }
         seen += 1
         return "\(ch) (\(seen))"
     }
-    let a = steps.joined(separator: ", ") + ".\n#### \(n)"
+    let a = "\(spelledOut(word))\n" + steps.joined(separator: ", ") + ".\n#### \(n)"
     return TaskExample(kind: .counting, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: "\(n)")
 }
 
@@ -150,10 +167,12 @@ private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = choiceLetters[options.firstIndex(of: right)!]
     let article = "aeiou".contains(category.first!) ? "an" : "a"
     let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
-    // Name each option's category and whether it is the one asked for, then the letter: small steps
-    // instead of one hard one (the letter then sits next to the only "yes").
+    // Go through the options in order, naming each one's category and whether it is the one asked
+    // for, and stop at the first "yes": the answer is then the last letter written (a copy of a recent
+    // token, which a small model learns; picking the "yes" out of four lines it did not, LOG.md).
     let categoryOf = { (word: String) in w.categories.first { $0.1.contains(word) }!.0 }
-    let a = zip(choiceLetters, options).map { "\($0). \($1): \(categoryOf($1)), \(categoryOf($1) == category ? "yes" : "no")." }
+    let upTo = options.firstIndex(of: right)! + 1
+    let a = zip(choiceLetters, options).prefix(upTo).map { "\($0). \($1): \(categoryOf($1)), \(categoryOf($1) == category ? "yes" : "no")." }
         .joined(separator: " ") + "\n#### \(letter)"
     return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters)
 }

@@ -1,0 +1,50 @@
+// `nanochat chat-rl`: reinforcement learning on the arithmetic task, from the SFT checkpoint into OUT/rl
+// (nanochat: scripts/chat_rl.py). See Train/RL.swift for the algorithm.
+
+import ArgumentParser
+import Foundation
+
+struct ChatRL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones.")
+    @OptionGroup var opts: RunOptions
+    @Option(help: "Optimizer steps.") var steps = 60
+    @Option(help: "Prompts per step.") var prompts = 4
+    @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = 8
+    @Option(help: "Most sampled tokens per answer.") var maxTokens = 48
+    @Option(help: "Sampling temperature.") var temperature: Float = 1
+    @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 50
+    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale: Float = 0.2
+    @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = 20
+    @Option(help: "Problems in the validation slice.") var evalCount = 50
+    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 20
+    @Option(help: "Seed for prompts and sampling.") var seed: UInt64 = 7
+    @Option(help: "Checkpoint to start from.") var from: String?
+    @Flag(help: "Continue from OUT/rl's last checkpoint.") var resume = false
+
+    func validate() throws {
+        guard steps >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
+            throw ValidationError("--steps, --prompts, --max-tokens and --eval-count must be positive and --samples at least 2 (the group's mean is the baseline)")
+        }
+        guard temperature > 0 else { throw ValidationError("--temperature must be positive: RL learns from varied samples") }
+        guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let tok = try Tokenizer.load(from: opts.tokenizerDir)
+            var o = RLOptions()
+            o.steps = steps; o.prompts = prompts; o.samples = samples; o.maxTokens = maxTokens
+            o.temperature = temperature; o.topK = topK; o.seed = seed; o.resume = resume
+            o.evalEvery = evalEvery; o.evalCount = evalCount; o.saveEvery = saveEvery
+            let h = OptimizerHyper()
+            o.hyper = OptimizerHyper(embeddingLR: h.embeddingLR * lrScale, unembeddingLR: h.unembeddingLR * lrScale,
+                                     matrixLR: h.matrixLR * lrScale, weightDecay: 0)
+            let r = try reinforce(tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl", options: o)
+            if !r.interrupted {
+                print(String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
+                      + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "") + "; checkpoint in \(opts.out)/rl")
+            }
+        }
+    }
+}

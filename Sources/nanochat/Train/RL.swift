@@ -1,0 +1,194 @@
+// Reinforcement learning on the arithmetic task (nanochat: scripts/chat_rl.py): REINFORCE with a group
+// baseline. Each step samples a group of answers to each of a few train prompts from the Engine (with the
+// calculator), rewards an answer 1 if the task's grader accepts its final answer and 0 otherwise, and
+// trains on the model's own tokens with per-token weight = advantage = reward - the group's mean reward.
+// Prompt tokens and the calculator's forced output carry weight 0: the model did not choose them.
+// As nanochat: no KL penalty, no reference model, no division by the group's standard deviation, the
+// objective averaged over the trained tokens. (Ours averages each group over its tokens with a
+// nonzero weight, then over the groups: softcapCrossEntropyForward's normalisation.)
+
+import Foundation
+
+struct RLOptions {
+    var steps = 60
+    var prompts = 4             // prompts per step
+    var samples = 8             // answers per prompt (the group)
+    var maxTokens = 48          // most sampled tokens per answer
+    var temperature: Float = 1
+    var topK = 50
+    var hyper = OptimizerHyper()
+    var seed: UInt64 = 7
+    var evalEvery = 20          // greedy pass@1 on the validation slice (0 = never)
+    var evalCount = 50
+    var saveEvery = 20
+    var resume = false
+    var stopAfterStep: Int?     // tests: behave as if Ctrl-C came during this step
+    var quiet = false
+    /// The reward of an answer; nil = the arithmetic grader (1 right, 0 wrong). Tests set their own.
+    var reward: ((TaskExample, String) -> Float)?
+}
+
+/// One prompt's group of sampled answers and their rewards.
+struct RLGroup {
+    var prompt: [Int]
+    var answers: [[GeneratedToken]]  // as the Engine returned them (end token not included)
+    var ended: [Bool]                // whether the answer stopped with <|assistant_end|> (then it is trained too)
+    var rewards: [Float]
+}
+
+/// Advantages of a group: reward minus the group's mean. All right or all wrong gives all zeros, so such a
+/// group teaches nothing (nanochat's choice: no std division, which would blow up near-uniform groups).
+func groupAdvantages(_ rewards: [Float]) -> [Float] {
+    guard !rewards.isEmpty else { return [] }
+    let mean = rewards.reduce(0, +) / Float(rewards.count)
+    return rewards.map { $0 - mean }
+}
+
+/// A group as training rows: for each answer, inputs = prompt + answer (+ end) minus the last token,
+/// targets shifted by one, weight = the answer's advantage·scale where the target is a token the model
+/// sampled, 0 for prompt targets, forced tool-output targets and padding. Rows are padded to the longest.
+func rlRows(_ g: RLGroup, endToken: Int, pad: Int, scale: Float) -> (inputs: [Int32], targets: [Int32], weights: [Float], T: Int) {
+    let adv = groupAdvantages(g.rewards)
+    let seqs = g.answers.indices.map { i -> [GeneratedToken] in
+        g.prompt.map { GeneratedToken(id: $0, forced: true) } + g.answers[i] + (g.ended[i] ? [GeneratedToken(id: endToken, forced: false)] : [])
+    }
+    let T = seqs.map { $0.count - 1 }.max() ?? 0
+    var inputs: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
+    for (i, s) in seqs.enumerated() {
+        for t in 0..<T {
+            let has = t + 1 < s.count
+            inputs.append(Int32(t < s.count ? s[t].id : pad))
+            targets.append(Int32(has ? s[t + 1].id : pad))
+            // The prompt's tokens are marked forced above, so one test covers prompt and tool output.
+            weights.append(has && !s[t + 1].forced ? adv[i] * scale : 0)
+        }
+    }
+    return (inputs, targets, weights, T)
+}
+
+/// One policy-gradient update from a batch of groups: forward/backward per group (gradients add up),
+/// each group's loss scaled by 1/groups, then one optimizer step. Groups whose advantages are all zero
+/// are skipped. Returns the mean loss of the groups that trained.
+@discardableResult
+func rlUpdate(model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int, pad: Int, lrMultiplier: Float) -> Float {
+    model.zeroGrad()
+    var loss: Float = 0, trained = 0
+    for g in groups where groupAdvantages(g.rewards).contains(where: { $0 != 0 }) {
+        let r = rlRows(g, endToken: endToken, pad: pad, scale: 1 / Float(groups.count))
+        loss += model.forward(r.inputs, r.targets, r.weights, B: g.answers.count, T: r.T)
+        model.backward()
+        trained += 1
+    }
+    if trained > 0 { optimizer.update(lrMultiplier: lrMultiplier, momentum: 0.95) }
+    return trained == 0 ? 0 : loss / Float(trained)
+}
+
+/// Greedy accuracy of a model on a list of examples, through the Engine with the calculator.
+func greedyAccuracy(_ engine: Engine, _ tok: Tokenizer, _ examples: [TaskExample], maxTokens: Int) throws -> Double {
+    var right = 0
+    for ex in examples {
+        let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+        let out = engine.generate(prompt: prompt, options: SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens))
+        if grade(ex, response: tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })) { right += 1 }
+    }
+    return Double(right) / Double(max(1, examples.count))
+}
+
+/// The validation slice RL watches (seed 2000: neither the train prompts nor chat-eval's test set).
+func rlValidationSet(_ words: TaskWords, count: Int) -> [TaskExample] {
+    generateTask(.arithmetic, count: count, seed: 2000, words: words)
+}
+
+struct RLResult { var step: Int; var meanReward: Double; var pass1: Double?; var interrupted: Bool }
+
+/// The RL loop: from the SFT checkpoint `from` into `outDir`, with progress, log.jsonl, checkpoints,
+/// Ctrl-C and --resume as the other stages.
+func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions) throws -> RLResult {
+    let source = o.resume ? outDir : from
+    let (config, _) = try Checkpoint.inspect(source)
+    guard config.vocabSize == tok.vocabSize else { throw UserError("\(source) does not match the tokenizer (vocab \(config.vocabSize) vs \(tok.vocabSize))") }
+    let model = GPT(config: config, maxBatch: o.samples, seed: o.seed)
+    let opt = Optimizer(model: model, hyper: o.hyper)
+    let meta = try Checkpoint.load(into: model, optimizer: o.resume ? opt : nil, from: source)
+    guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
+        throw UserError("\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
+    }
+    var step = o.resume ? Int(meta["step"] ?? "") ?? 0 : 0
+    let logPath = outDir + "/log.jsonl"
+    try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+    if !o.resume { _ = FileManager.default.createFile(atPath: logPath, contents: Data()) }
+    guard let log = FileHandle(forWritingAtPath: logPath) else { throw UserError("cannot write \(logPath)") }
+    log.seekToEndOfFile()
+    defer { try? log.close() }
+
+    let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
+    let end = tok.specialId("<|assistant_end|>")
+    let val = rlValidationSet(words, count: o.evalCount)
+    var progress = ProgressLine()
+    let say = { (s: String) in if !o.quiet { progress.log(s) } }
+    say("chat-rl: from \(source) (step \(meta["step"] ?? "?")): \(o.steps) steps of \(o.prompts) prompts x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
+    func save() throws {
+        try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: [
+            "step": "\(step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl", "seed": "\(o.seed)"])
+    }
+    func evaluate() throws -> Double {
+        let p = try greedyAccuracy(engine, tok, val, maxTokens: o.maxTokens)
+        log.write(Data("{\"step\":\(step),\"pass1\":\(p)}\n".utf8))
+        say(String(format: "step %d | pass@1 (greedy) %.1f%% on %d validation problems", step, 100 * p, val.count))
+        return p
+    }
+
+    installStopHandler()
+    let start = now()
+    var rewardSum = 0.0, rewardCount = 0, smooth = 0.0, pass1: Double?, interrupted = false
+    if step == 0 && o.evalEvery > 0 { pass1 = try evaluate() }
+    while step < o.steps {
+        let t0 = now()
+        // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
+        let examples = generateTask(.arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(step) &+ 1_000_000, words: words)
+        var groups: [RLGroup] = [], sampled = 0
+        for (k, ex) in examples.enumerated() {
+            let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+            let opts = SamplingOptions(temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(step * 1000 + k), maxTokens: o.maxTokens)
+            let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
+            let rewards = answers.map { a -> Float in
+                let text = tok.decode(a.map(\.id).filter { !tok.isSpecial($0) })
+                return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
+            }
+            sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
+            groups.append(RLGroup(prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens }, rewards: rewards))
+        }
+        let sampleTime = now() - t0
+        let lrm = 1 - Float(step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
+        let loss = rlUpdate(model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
+        guard loss.isFinite else {
+            progress.finish()
+            throw UserError("the loss became \(loss) at step \(step + 1): training diverged. Lower --lr-scale and restart.")
+        }
+        step += 1
+        let reward = Double(groups.reduce(0) { $0 + $1.rewards.reduce(0, +) }) / Double(o.prompts * o.samples)
+        rewardSum += reward; rewardCount += 1
+        smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
+        let tps = Double(sampled) / sampleTime
+        log.write(Data("{\"step\":\(step),\"reward\":\(reward),\"loss\":\(loss),\"tok_per_s\":\(Int(tps)),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
+        if !o.quiet {
+            let perStep = (now() - start) / Double(rewardCount)
+            progress.show(String(format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
+                                 step, o.steps, reward, smooth, pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-", tps,
+                                 formatDuration(now() - start), formatDuration(Double(o.steps - step) * perStep)), force: step == o.steps)
+        }
+        let last = step == o.steps
+        if o.evalEvery > 0 && (step % o.evalEvery == 0 || last) { pass1 = try evaluate() }
+        if stopRequested != 0 || step == o.stopAfterStep {
+            try save()
+            progress.finish()
+            say("chat-rl: interrupted at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
+            interrupted = true
+            break
+        }
+        if last || (o.saveEvery > 0 && step % o.saveEvery == 0) { try save() }
+    }
+    progress.finish()
+    stopRequested = 0
+    return RLResult(step: step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
+}
