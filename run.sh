@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
-#   ./run.sh          the speedrun: runs each stage that exists into out/ (or $NANOCHAT_OUT)
-#   ./run.sh test     installs what is missing, builds, runs every test
+#   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR]
+#                     the speedrun (default preset: about 30 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
+#                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
+#   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 set -euo pipefail
 cd "$(dirname "$0")"
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+die() { echo "run.sh: $*" >&2; exit 2; }
 
 # OpenBLAS (found by pkg-config) is the one system library the binary needs.
 ensure_deps() {
@@ -32,7 +35,107 @@ build() {
 }
 
 BIN=.build/release/nanochat
-OUT="${NANOCHAT_OUT:-out}"
+
+# Presets: every stage's size. Times are measured on the 2-core development machine (README).
+preset() {
+    case "$1" in
+    quick)  # every stage with tiny settings: proves the pipeline works, in about 2 minutes
+        EXPECT="about 2 minutes"; VOCAB=1024
+        BASE=(--depth 2 --seq-len 128 --batch-size 8 --steps 30 --eval-every 15 --eval-tokens 4096 --sample-every 30 --save-every 10)
+        MID=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
+        SFT=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
+        RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
+        EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2)
+        DISK_MB=100 ;;
+    default)
+        EXPECT="about 30 minutes on 2 cores"; VOCAB=4096
+        BASE=(--depth 4 --seq-len 256 --batch-size 16 --steps 400 --eval-every 100 --sample-every 200 --save-every 50)
+        MID=(--steps 150); SFT=(--steps 200)
+        RL=(--steps 60)
+        EVAL=(--count 100); PASSK=(--pass-k 8)
+        DISK_MB=400 ;;
+    large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
+        EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
+        BASE=(--depth 6 --seq-len 256 --batch-size 16 --steps 2000 --eval-every 250 --sample-every 500 --save-every 100)
+        MID=(--steps 500); SFT=(--steps 600)
+        RL=(--steps 200)
+        EVAL=(--count 200); PASSK=(--pass-k 8)
+        DISK_MB=1000 ;;
+    *) die "unknown preset '$1' (use quick, default or large)" ;;
+    esac
+}
+
+# Free disk and memory before a long run, so it does not fail an hour in.
+check_room() {
+    local out_parent avail_mb mem_mb
+    out_parent=$(dirname "$(mkdir -p "$OUT" && cd "$OUT" && pwd)")
+    avail_mb=$(df -Pk "$out_parent" | awk 'NR==2 {print int($4/1024)}')
+    [ "${avail_mb:-0}" -ge "$DISK_MB" ] || die "only ${avail_mb} MB free on the disk of $OUT; this preset needs about $DISK_MB MB"
+    if [ -r /proc/meminfo ]; then
+        mem_mb=$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)
+        [ "${mem_mb:-0}" -ge 1024 ] || die "only ${mem_mb} MB of memory available; training needs about 1 GB"
+    fi
+}
+
+# step NAME DESCRIPTION COMMAND...: runs a stage unless its marker says it finished. A stage that was
+# interrupted (Ctrl-C saves a checkpoint and exits 130, which stops this script) resumes with --resume.
+step() {
+    local name=$1 desc=$2; shift 2
+    if [ -f "$OUT/.done/$name" ]; then say "$desc: done already, skipped (--fresh redoes every stage)"; return; fi
+    local args=() a resume=0
+    [ -f "$OUT/$name/model.safetensors" ] && resume=1
+    for a in "$@"; do
+        if [ "$a" != --resumable ]; then args+=("$a"); elif [ $resume = 1 ]; then args+=(--resume); fi
+    done
+    if [[ " ${args[*]} " == *" --resume "* ]]; then say "$desc: resuming from $OUT/$name"; else say "$desc"; fi
+    local t0=$SECONDS
+    "$BIN" "${args[@]}"
+    mkdir -p "$OUT/.done" && echo "$((SECONDS - t0)) s" > "$OUT/.done/$name"
+}
+
+speedrun() {
+    local size=default fresh=0 corpus=""
+    OUT="${NANOCHAT_OUT:-out}"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        quick|default|large) size=$1 ;;
+        --fresh) fresh=1 ;;
+        --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
+        --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/"; corpus=$2; shift ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR] | test | build" ;;
+        esac
+        shift
+    done
+    preset "$size"
+    local train=data/shakespeare/train val=data/shakespeare/val
+    if [ -n "$corpus" ]; then
+        [ -d "$corpus/train" ] && [ -d "$corpus/val" ] || die "--corpus $corpus must be a folder with train/ and val/ subfolders of *.txt files (nanochat download --jsonl-text writes one)"
+        train=$corpus/train; val=$corpus/val
+    fi
+    build
+    check_room
+    if [ $fresh = 1 ]; then
+        say "--fresh: removing the stages in $OUT"
+        rm -rf "$OUT/.done" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/report"
+    fi
+    export NANOCHAT_OUT=$OUT
+    say "nanochat speedrun, preset '$size': $EXPECT. Outputs in $OUT/. Ctrl-C stops a stage with a checkpoint; run again to continue."
+    local start=$SECONDS
+    step tokenizer "stage 1/7: tokenizer: a $VOCAB-token BPE trained on $train" tok-train --input "$train" --vocab-size "$VOCAB"
+    step tok-eval "stage 1/7: tokenizer evaluation on $val" tok-eval --input "$val"
+    step base "stage 2/7: pretraining: ${BASE[*]}" base-train --train "$train" --val "$val" "${BASE[@]}" --resumable
+    step base-eval "stage 3/7: base model evaluation (val bpb, samples)" base-eval
+    step mid "stage 4/7: mid-training on corpus text mixed with conversations: ${MID[*]}" mid-train "${MID[@]}" --resumable
+    step sft "stage 5/7: supervised fine-tuning, assistant tokens only: ${SFT[*]}" chat-sft "${SFT[@]}" --resumable
+    step rl "stage 6/7: reinforcement learning on arithmetic: ${RL[*]}" chat-rl "${RL[@]}" --resumable
+    step eval-mid "stage 7/7: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
+    step eval-sft "stage 7/7: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
+    step eval-rl "stage 7/7: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"
+    rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
+    step report "report: $OUT/report/report.md" report
+    say "done in $((SECONDS - start)) s; the report is $OUT/report/report.md"
+    echo "Chat with it:  $BIN chat --out $OUT      (or: $BIN chat --out $OUT -p \"Who are you?\")"
+}
 
 case "${1:-}" in
 test)
@@ -41,32 +144,15 @@ test)
     swift build --build-tests "${SWIFT_FLAGS[@]}"
     say "running the tests"
     swift test --skip-build --disable-swift-testing "${SWIFT_FLAGS[@]}"  # XCTest only: no empty Swift Testing run
+    say "the whole pipeline end to end with tiny settings (./run.sh quick, into a temporary folder)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    "$0" quick --out "$tmp/out"
     ;;
 build)
     build
     ;;
-"")
-    build
-    start=$(date +%s)
-    say "stage 1/5: tokenizer (about 1 s): train a 4096-token BPE on data/shakespeare/train, evaluate on val"
-    "$BIN" tok-train --out "$OUT" --vocab-size 4096
-    "$BIN" tok-eval --out "$OUT"
-    say "stage 2/5: pretraining (about 15 minutes on 2 cores): depth 4 (5.2M params), 400 steps of 16x256 tokens"
-    "$BIN" base-train --out "$OUT" --depth 4 --seq-len 256 --batch-size 16 --steps 400 \
-        --eval-every 100 --sample-every 200 --save-every 50
-    "$BIN" base-eval --out "$OUT"
-    say "stage 3/5: mid-training (about 5 minutes): 150 steps on corpus text mixed with conversations"
-    "$BIN" mid-train --out "$OUT" --steps 150
-    say "stage 4/5: supervised fine-tuning (about 7 minutes): 200 steps on conversations, assistant tokens only"
-    "$BIN" chat-sft --out "$OUT" --steps 200
-    say "stage 5/5: chat evaluation (a few minutes): each task's held-out set, after mid-training and after SFT"
-    "$BIN" chat-eval --out "$OUT" --source mid
-    "$BIN" chat-eval --out "$OUT" --source sft
-    echo "Chat with it:  .build/release/nanochat chat      (or: .build/release/nanochat chat -p \"Who are you?\")"
-    say "done in $(( $(date +%s) - start )) s; outputs are in $OUT/"
-    ;;
 *)
-    echo "usage: ./run.sh [test|build]" >&2
-    exit 2
+    speedrun "$@"
     ;;
 esac

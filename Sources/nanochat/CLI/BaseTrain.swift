@@ -56,10 +56,9 @@ struct BaseTrain: ParsableCommand {
             o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.sampleEvery = sampleEvery; o.saveEvery = saveEvery
             o.seed = seed; o.resume = resume
             let r = try pretrain(tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
-            if !r.interrupted {
-                print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
-                      + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")
-            }
+            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
+                  + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")
         }
     }
 }

@@ -41,10 +41,9 @@ struct ChatRL: ParsableCommand {
             o.hyper = OptimizerHyper(embeddingLR: h.embeddingLR * lrScale, unembeddingLR: h.unembeddingLR * lrScale,
                                      matrixLR: h.matrixLR * lrScale, weightDecay: 0)
             let r = try reinforce(tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl", options: o)
-            if !r.interrupted {
-                print(String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
-                      + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "") + "; checkpoint in \(opts.out)/rl")
-            }
+            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            print(String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
+                  + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "") + "; checkpoint in \(opts.out)/rl")
         }
     }
 }

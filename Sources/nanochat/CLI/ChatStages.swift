@@ -67,7 +67,8 @@ struct MidTrain: ParsableCommand {
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
                                    options: stage.trainOptions(stage: "mid", from: from, seqLen: config.sequenceLen, warmStart: false))
-            if !r.interrupted { print("mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/mid") }
+            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            do { print("mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/mid") }
         }
     }
 }
@@ -88,7 +89,8 @@ struct ChatSFT: ParsableCommand {
             print("chat-sft: mixture \(mixture.summary): \(rendered.count) conversations, \(loader.cropped) cropped to \(config.sequenceLen + 1) tokens")
             let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
                                    options: stage.trainOptions(stage: "sft", from: from, seqLen: config.sequenceLen, warmStart: true))
-            if !r.interrupted { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
+            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
         }
     }
 }
