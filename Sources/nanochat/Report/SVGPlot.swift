@@ -111,7 +111,7 @@ func niceNumber(_ x: Double) -> Double {
 func tickLabel(_ v: Double, _ ticks: [Double]) -> String {
     let step = ticks.count > 1 ? abs(ticks[1] - ticks[0]) : 1
     if abs(v) < step * 1e-9 { return "0" }
-    let decimals = max(0, -Int(log10(step).rounded(.down)))
+    let decimals = (0...7).first { d in let v = step * pow(10, Double(d)); return abs(v - v.rounded()) < 1e-6 * v } ?? 8
     if decimals > 6 || abs(v) >= 1e7 { return String(format: "%.2g", v) }
     return String(format: "%.\(decimals)f", v)
 }
