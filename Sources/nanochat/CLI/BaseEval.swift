@@ -56,5 +56,5 @@ struct BaseEval: ParsableCommand {
 /// `nanochat report` reads. An unreadable old file is replaced.
 func appendBaseEval(_ entry: [String: Any], to path: String) throws {
     let old = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [Any] } ?? []
-    try writeAtomically(try JSONSerialization.data(withJSONObject: old + [entry], options: [.sortedKeys]), to: path)
+    try writeAtomically(try JSONSerialization.data(withJSONObject: old + [entry], options: [.sortedKeys, .withoutEscapingSlashes]), to: path)
 }

@@ -42,7 +42,7 @@ struct TokEval: ParsableCommand {
             // The figures for `nanochat report`, beside the tokenizer.
             let figures: [String: Any] = ["vocab_size": tok.vocabSize, "inputs": input, "bytes": bytes, "tokens": tokens,
                                           "bytes_per_token": Double(bytes) / Double(tokens), "encode_mb_per_s": Double(bytes) / 1e6 / best]
-            try writeAtomically(try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys]), to: dir + "/eval.json")
+            try writeAtomically(try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys, .withoutEscapingSlashes]), to: dir + "/eval.json")
             let longest = (0..<tok.vocab.count).sorted { (tok.vocab[$0].count, $1) > (tok.vocab[$1].count, $0) }.prefix(top)
             print("tok-eval: longest tokens:")
             for id in longest {

@@ -112,7 +112,7 @@ private func fetchHTTP(_ url: URL, into sink: DownloadSink) throws {
     }
     if let e = fetch.failure as? UserError { throw e }
     if let e = fetch.failure {
-        throw UserError("cannot download \(url.absoluteString): \(e.localizedDescription) Check the address and the network connection.")
+        throw UserError("cannot download \(url.absoluteString) (\(e.localizedDescription)); check the address and the network connection")
     }
     if let total = sink.total, total != sink.count {
         throw UserError("\(url.absoluteString) announced \(total) bytes but the connection closed after \(sink.count); try again")

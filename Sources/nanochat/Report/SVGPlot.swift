@@ -71,11 +71,21 @@ struct SVGPlot {
                 }
             }
         }
-        // Legend, top right inside the plot area.
+        // Legend, in the corner of the plot area where it hides the fewest points of the lines.
         let named = drawn.filter { !$0.points.isEmpty && !$0.name.isEmpty }
         if !named.isEmpty {
             let w = 36 + 7 * Double(named.map(\.name.count).max()!), h = 8 + 18 * Double(named.count)
-            let lx = right - w - 8, ly = top + 8
+            var samples: [(Double, Double)] = []
+            for d in drawn {
+                let p = d.points.map { (px($0.x), py($0.y)) }
+                samples += p
+                for (a, b) in zip(p, p.dropFirst()) { samples += (1..<8).map { k in let t = Double(k) / 8; return (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)) } }
+            }
+            let corners = [(right - w - 8, top + 8), (left + 8, top + 8), (right - w - 8, bottom - h - 8), (left + 8, bottom - h - 8)]
+            let (lx, ly) = corners.min { a, b in
+                func hidden(_ c: (Double, Double)) -> Int { samples.filter { $0.0 >= c.0 && $0.0 <= c.0 + w && $0.1 >= c.1 && $0.1 <= c.1 + h }.count }
+                return hidden(a) < hidden(b)
+            }!
             s += "<rect x=\"\(f(lx))\" y=\"\(f(ly))\" width=\"\(f(w))\" height=\"\(f(h))\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n"
             for (i, d) in named.enumerated() {
                 let y = ly + 13 + 18 * Double(i)
