@@ -224,27 +224,16 @@ private func stageFigures(_ log: StageLog, stage: String, out: String) -> String
     return "| | |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |\n" }.joined() + "\n"
 }
 
-/// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward.
+/// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward with pass@1.
 func stagePlot(_ log: StageLog, stage: String) -> (String, String) {
-    let title = stageTitles[stage] ?? stage
-    if stage == "rl" {
-        let reward = log.series("reward")
-        var plot = SVGPlot(title: "\(title): reward", xLabel: "step", yLabel: "reward")
-        plot.series = [
-            .init(name: "reward", points: reward, color: "#9ecae1", width: 1),
-            .init(name: "reward (EMA 0.9)", points: Array(zip(reward.map(\.x), emaSmooth(reward.map(\.y)))).map { ($0, $1) },
-                  color: "#1f77b4", width: 2),
-            .init(name: "pass@1", points: log.series("pass1"), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
-        ]
-        return ("reward-rl.svg", plot.render())
-    }
-    let loss = log.series("loss")
-    var plot = SVGPlot(title: "\(title): loss", xLabel: "step", yLabel: "loss (nats/token)")
+    let rl = stage == "rl"
+    let (key, name, evalKey, evalName) = rl ? ("reward", "reward", "pass1", "pass@1") : ("loss", "train loss", "val_loss", "val loss")
+    let raw = log.series(key)
+    var plot = SVGPlot(title: "\(stageTitles[stage] ?? stage): \(key)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
     plot.series = [
-        .init(name: "train loss", points: loss, color: "#9ecae1", width: 1),
-        .init(name: "train loss (EMA 0.9)", points: Array(zip(loss.map(\.x), emaSmooth(loss.map(\.y)))).map { ($0, $1) },
-              color: "#1f77b4", width: 2),
-        .init(name: "val loss", points: log.series("val_loss"), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
+        .init(name: name, points: raw, color: "#9ecae1", width: 1),
+        .init(name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4", width: 2),
+        .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
     ]
-    return ("loss-\(stage).svg", plot.render())
+    return (rl ? "reward-rl.svg" : "loss-\(stage).svg", plot.render())
 }
