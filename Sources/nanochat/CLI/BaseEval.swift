@@ -38,6 +38,10 @@ struct BaseEval: ParsableCommand {
             let r = evaluateBPB(model, tokens: shard, tokenBytes: tokenByteCounts(tok), B: batchSize, T: config.sequenceLen, maxTokens: maxTokens)
             print("base-eval: \(dir) (step \(meta["step"] ?? "?"), \(config))")
             print(String(format: "loss %.4f\nbpb %.4f\n(%d tokens of %@, %.1f s)", r.loss, r.bpb, r.tokens, path, now() - t0))
+            if r.loss.isFinite, r.bpb.isFinite {
+                try appendBaseEval(["step": Int(meta["step"] ?? "") ?? -1, "shard": path, "loss": r.loss, "bpb": r.bpb,
+                                    "tokens": r.tokens], to: dir + "/base_eval.json")
+            }
             for (k, p) in prompt.enumerated() {
                 let ids = [tok.bosId] + tok.encode(p)
                 let out = generateNaive(model, prompt: ids, maxTokens: sampleTokens, temperature: temperature, topK: topK,
@@ -46,4 +50,11 @@ struct BaseEval: ParsableCommand {
             }
         }
     }
+}
+
+/// Adds one evaluation to the checkpoint folder's base_eval.json (a JSON array, newest last), which
+/// `nanochat report` reads. An unreadable old file is replaced.
+func appendBaseEval(_ entry: [String: Any], to path: String) throws {
+    let old = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [Any] } ?? []
+    try writeAtomically(try JSONSerialization.data(withJSONObject: old + [entry], options: [.sortedKeys, .withoutEscapingSlashes]), to: path)
 }

@@ -164,7 +164,7 @@ func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S
         smooth = step == 1 ? loss : 0.9 * smooth + 0.1 * loss
         let tps = Double(o.totalBatchTokens) / dt
         let mfu = config.flopsPerToken * tps / 1e9 / peak
-        log.write(Data("{\"step\":\(step),\"loss\":\(loss),\"lr\":\(lrm),\"tok_per_s\":\(Int(tps)),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
+        log.write(Data("{\"step\":\(step),\"loss\":\(loss),\"lr\":\(lrm),\"tok_per_s\":\(Int(tps)),\"tokens\":\(step * o.totalBatchTokens),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
         let perStep = timedSteps > 0 ? trainTime / Double(timedSteps) : dt
         if !o.quiet {
             progress.show(String(format: "step %d/%d | loss %.4f | lr %.2f | %.0f tok/s | MFU %.0f%% | %@, %@ left",

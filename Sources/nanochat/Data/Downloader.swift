@@ -1,0 +1,180 @@
+// Fetching a larger corpus: stream an http(s):// or file:// address to FILE.partial while counting bytes
+// and hashing them (SHA-256), check the size and hash when they are known, then rename to FILE, so FILE
+// only ever exists complete and verified. JSONL corpora ({"text": ...} per line, as FineWeb-style dumps
+// are) become a folder of numbered .txt files, one document each, which Corpus.load reads in order.
+
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+struct DownloadResult { var bytes: Int; var sha256: String; var seconds: Double }
+
+/// Receives the bytes in order: writes them to the partial file, hashes and counts them.
+private final class DownloadSink {
+    let file: FileHandle
+    var hash = SHA256(), count = 0, total: Int?
+    let progress: ((Int, Int?) -> Void)?
+    init(file: FileHandle, progress: ((Int, Int?) -> Void)?) { self.file = file; self.progress = progress }
+
+    func write(_ data: Data) throws {
+        try file.write(contentsOf: data)
+        hash.update(data)
+        count += data.count
+        progress?(count, total)
+    }
+}
+
+/// Downloads `address` to `output` (through `output`.partial). A wrong size or hash, an HTTP error or a
+/// failed connection throws a UserError and leaves neither file behind.
+@discardableResult
+func download(_ address: String, to output: String, expectedBytes: Int? = nil, sha256 expectedHash: String? = nil,
+              progress: ((Int, Int?) -> Void)? = nil) throws -> DownloadResult {
+    guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https", "file"].contains(scheme) else {
+        throw UserError("cannot download '\(address)': give an http://, https:// or file:// address")
+    }
+    let partial = output + ".partial"
+    try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
+    guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+        throw UserError("cannot write \(partial): check that the folder is writable")
+    }
+    let sink = DownloadSink(file: handle, progress: progress)
+    let t0 = now()
+    do {
+        if scheme == "file" { try copyFile(url.path, into: sink) } else { try fetchHTTP(url, into: sink) }
+        try handle.close()
+        let hash = hexString(sink.hash.finalize())
+        if let n = expectedBytes, n != sink.count {
+            throw UserError("\(address) gave \(sink.count) bytes but \(n) were expected (--bytes); the download is incomplete or the file changed")
+        }
+        if let want = expectedHash?.lowercased(), want != hash {
+            throw UserError("SHA-256 of \(address) is \(hash) but \(want) was expected (--sha256); the file is corrupt or changed")
+        }
+        if rename(partial, output) != 0 {
+            throw UserError("cannot rename \(partial) to \(output): \(String(cString: strerror(errno)))")
+        }
+        return DownloadResult(bytes: sink.count, sha256: hash, seconds: now() - t0)
+    } catch {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: partial)
+        throw error
+    }
+}
+
+/// file://: read in 1 MB chunks.
+private func copyFile(_ path: String, into sink: DownloadSink) throws {
+    guard let input = FileHandle(forReadingAtPath: path) else {
+        throw UserError("cannot download file://\(path): no such readable file")
+    }
+    defer { try? input.close() }
+    sink.total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+    while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty { try sink.write(chunk) }
+}
+
+/// http(s)://: URLSession with a delegate, so the body streams to disk instead of into memory.
+/// Unchecked Sendable: its state is touched only on the serial delegate queue, then by the caller after `done`.
+private final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let sink: DownloadSink
+    var status = 0, failure: Error?
+    let done = DispatchSemaphore(value: 0)
+    init(sink: DownloadSink) { self.sink = sink }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        status = (response as? HTTPURLResponse)?.statusCode ?? 200
+        if response.expectedContentLength >= 0 { sink.total = Int(response.expectedContentLength) }
+        completionHandler((200..<300).contains(status) ? .allow : .cancel)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard failure == nil else { return }
+        do { try sink.write(data) } catch { failure = error; dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        if failure == nil { failure = error }
+        done.signal()
+    }
+}
+
+private func fetchHTTP(_ url: URL, into sink: DownloadSink) throws {
+    let fetch = HTTPFetch(sink: sink)
+    let config = URLSessionConfiguration.ephemeral
+    config.timeoutIntervalForRequest = 60   // seconds without any data
+    let queue = OperationQueue()
+    queue.maxConcurrentOperationCount = 1   // the sink sees the chunks one at a time, in order
+    let session = URLSession(configuration: config, delegate: fetch, delegateQueue: queue)
+    session.dataTask(with: url).resume()
+    fetch.done.wait()
+    session.invalidateAndCancel()
+    if !(200..<300).contains(fetch.status) && fetch.status != 0 {
+        throw UserError("\(url.absoluteString) answered HTTP \(fetch.status) (\(HTTPURLResponse.localizedString(forStatusCode: fetch.status))); check the address")
+    }
+    if let e = fetch.failure as? UserError { throw e }
+    if let e = fetch.failure {
+        throw UserError("cannot download \(url.absoluteString) (\(e.localizedDescription)); check the address and the network connection")
+    }
+    if let total = sink.total, total != sink.count {
+        throw UserError("\(url.absoluteString) announced \(total) bytes but the connection closed after \(sink.count); try again")
+    }
+}
+
+/// "12.3 MB / 45.6 MB (27%) | 5.1 MB/s | 7s left", or without the total when the size is unknown.
+func downloadStatus(done: Int, total: Int?, seconds: Double) -> String {
+    let rate = Double(done) / max(seconds, 1e-3)
+    var s = String(format: "download: %.1f MB", Double(done) / 1e6)
+    if let total, total > 0 {
+        s += String(format: " / %.1f MB (%.0f%%)", Double(total) / 1e6, 100 * Double(done) / Double(total))
+    }
+    s += String(format: " | %.1f MB/s", rate / 1e6)
+    if let total, total > 0, rate > 0 { s += " | " + formatDuration(Double(max(0, total - done)) / rate) + " left" }
+    return s
+}
+
+// MARK: - JSONL to a text corpus
+
+/// Writes the "text" of every line of `jsonl` to `folder`/00000001.txt, 00000002.txt, ... (one document
+/// per file, in line order: Corpus.load reads a folder's *.txt files sorted by name, one document each).
+/// Blank lines and empty texts are skipped. The folder appears only when every line was read.
+@discardableResult
+func convertJSONLToText(_ jsonl: String, folder: String) throws -> (documents: Int, bytes: Int) {
+    guard !FileManager.default.fileExists(atPath: folder) else {
+        throw UserError("text folder \(folder) already exists; remove it or choose another with --text-dir")
+    }
+    guard let input = FileHandle(forReadingAtPath: jsonl) else { throw UserError("cannot read \(jsonl)") }
+    defer { try? input.close() }
+    let partial = folder + ".partial"
+    try? FileManager.default.removeItem(atPath: partial)
+    try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+    var docs = 0, bytes = 0, lineNo = 0, pending = Data()
+    func take(_ line: Data) throws {
+        lineNo += 1
+        guard !line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) else { return }
+        guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let text = obj["text"] as? String else {
+            throw UserError("\(jsonl) line \(lineNo) is not a JSON object with a \"text\" string ({\"text\": \"...\"} per line)")
+        }
+        guard !text.isEmpty else { return }
+        docs += 1
+        let data = Data(text.utf8)
+        bytes += data.count
+        try data.write(to: URL(fileURLWithPath: partial + "/" + String(format: "%08d.txt", docs)))
+    }
+    do {
+        while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending.append(chunk)
+            var start = pending.startIndex
+            while let nl = pending[start...].firstIndex(of: 10) {
+                try take(Data(pending[start..<nl]))
+                start = nl + 1
+            }
+            pending = Data(pending[start...])
+        }
+        if !pending.isEmpty { try take(pending) }
+        guard docs > 0 else { throw UserError("\(jsonl) holds no {\"text\": ...} documents") }
+        if rename(partial, folder) != 0 { throw UserError("cannot rename \(partial) to \(folder): \(String(cString: strerror(errno)))") }
+    } catch {
+        try? FileManager.default.removeItem(atPath: partial)
+        throw error
+    }
+    return (docs, bytes)
+}

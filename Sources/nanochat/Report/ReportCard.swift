@@ -1,0 +1,239 @@
+// The report card (nanochat: nanochat/report.py): OUT/report/report.md with the machine, the code's
+// size, the tokenizer's compression, each stage's training figures and task accuracies, a summary table
+// and an SVG plot per stage. It only reads what the stages wrote (log.jsonl, eval.jsonl, eval.json,
+// base_eval.json); a stage whose files are missing is reported as not run.
+
+import Foundation
+
+let reportStages = ["base", "mid", "sft", "rl"]
+private let stageTitles = ["base": "Base pretraining", "mid": "Mid-training", "sft": "Supervised fine-tuning", "rl": "Reinforcement learning"]
+
+/// The JSON objects of a JSONL file, one per line; lines that are not a JSON object are counted, not fatal.
+func readJSONLines(_ path: String) -> (objects: [[String: Any]], unreadable: Int)? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    var objects: [[String: Any]] = [], bad = 0
+    for line in data.split(separator: UInt8(ascii: "\n")) where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+        if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] { objects.append(o) } else { bad += 1 }
+    }
+    return (objects, bad)
+}
+
+/// A stage's log.jsonl: every line's numeric fields. Unknown keys are kept and ignored.
+struct StageLog {
+    var lines: [[String: Double]]
+    var unreadable = 0
+
+    init?(path: String) {
+        guard let (objects, bad) = readJSONLines(path) else { return nil }
+        lines = objects.map { $0.compactMapValues { ($0 as? NSNumber)?.doubleValue } }
+        unreadable = bad
+    }
+
+    /// (step, value) of every line with `key`. A step that does not move forward means the stage was
+    /// resumed from an earlier checkpoint: the points it replaces are dropped, so each step appears once.
+    func series(_ key: String) -> [(x: Double, y: Double)] {
+        var out: [(x: Double, y: Double)] = []
+        for l in lines {
+            guard let v = l[key], let step = l["step"] else { continue }
+            while let last = out.last, last.x >= step { out.removeLast() }
+            out.append((step, v))
+        }
+        return out
+    }
+
+    var steps: Int { Int(series("time").last?.x ?? series("loss").last?.x ?? series("reward").last?.x ?? 0) }
+
+    /// Seconds spent in all runs of the stage: "time" restarts from zero when a stage is resumed, so the
+    /// last time of each run is added up.
+    var wallTime: Double? {
+        let times = lines.compactMap { $0["time"] }
+        guard !times.isEmpty else { return nil }
+        var total = 0.0
+        for (i, t) in times.enumerated() where i == times.count - 1 || times[i + 1] < t { total += t }
+        return total
+    }
+
+    func last(_ key: String) -> Double? { lines.last { $0[key] != nil }?[key] }
+}
+
+/// Exponential moving average starting from the first value (as the training loop's progress line does).
+func emaSmooth(_ ys: [Double], beta: Double = 0.9) -> [Double] {
+    var s = ys.first ?? 0
+    return ys.map { s = beta * s + (1 - beta) * $0; return s }
+}
+
+/// The last eval.jsonl line of each task (chat-eval appends a block per run), in first-seen order.
+func lastTaskResults(_ path: String) -> [(task: String, correct: Int, total: Int)] {
+    guard let (objects, _) = readJSONLines(path) else { return [] }
+    var order: [String] = [], latest: [String: (Int, Int)] = [:]
+    for o in objects {
+        guard let task = o["task"] as? String, let c = (o["correct"] as? NSNumber)?.intValue,
+              let t = (o["total"] as? NSNumber)?.intValue, t > 0 else { continue }
+        if latest[task] == nil { order.append(task) }
+        latest[task] = (c, t)
+    }
+    return order.map { ($0, latest[$0]!.0, latest[$0]!.1) }
+}
+
+/// Writes OUT/report/report.md and the plots; returns the markdown. `codeRoot` is the folder whose
+/// Sources/, Tests/ and Lessons/ are counted and whose git commit is reported.
+@discardableResult
+func writeReport(out: String, codeRoot: String = ".") throws -> String {
+    let dir = out + "/report"
+    var md = "# nanochat report\n\nRun folder `\(out)`, generated \(ISO8601DateFormatter().string(from: Date())).\n\n"
+    md += machineSection(codeRoot: codeRoot) + codeSizeSection(codeRoot: codeRoot) + tokenizerSection(out: out)
+
+    var bpb: [String: Double] = [:], tasks: [String: [(task: String, correct: Int, total: Int)]] = [:]
+    for stage in reportStages {
+        let log = StageLog(path: "\(out)/\(stage)/log.jsonl")
+        tasks[stage] = lastTaskResults("\(out)/\(stage)/eval.jsonl")
+        bpb[stage] = log?.last("val_bpb")
+        md += "## \(stageTitles[stage]!) (\(stage))\n\n"
+        if log == nil && tasks[stage]!.isEmpty { md += "(stage not run)\n\n"; continue }
+        if let log {
+            md += stageFigures(log, stage: stage, out: out)
+            let (name, svg) = stagePlot(log, stage: stage)
+            try writeAtomically(Data(svg.utf8), to: dir + "/" + name)
+            md += "![](\(name))\n\n"
+        }
+        if !tasks[stage]!.isEmpty {
+            md += "| task | correct | accuracy |\n|---|---|---|\n"
+            for r in tasks[stage]! { md += "| \(r.task) | \(r.correct)/\(r.total) | \(percent(r.correct, r.total)) |\n" }
+            md += "\n"
+        }
+    }
+
+    md += "## Summary\n\n| metric | BASE | MID | SFT | RL |\n|---|---|---|---|---|\n"
+    md += "| val bpb | " + reportStages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ") + " |\n"
+    var taskNames: [String] = []
+    for s in reportStages { for r in tasks[s]! where !taskNames.contains(r.task) { taskNames.append(r.task) } }
+    for t in taskNames {
+        let cells = reportStages.map { s in tasks[s]!.first { $0.task == t }.map { percent($0.correct, $0.total) } ?? "-" }
+        md += "| \(t) | " + cells.joined(separator: " | ") + " |\n"
+    }
+    try writeAtomically(Data(md.utf8), to: dir + "/report.md")
+    return md
+}
+
+private func percent(_ correct: Int, _ total: Int) -> String { String(format: "%.1f%%", 100 * Double(correct) / Double(total)) }
+
+// MARK: - Sections
+
+private func machineSection(codeRoot: String) -> String {
+    func proc(_ file: String, _ key: String) -> String? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let line = text.split(separator: "\n").first { $0.hasPrefix(key) }
+        return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+    var u = utsname()
+    uname(&u)
+    func field<T>(_ v: T) -> String { withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+    let memory = proc("/proc/meminfo", "MemTotal").flatMap { Double($0.split(separator: " ").first ?? "") }
+        .map { String(format: "%.1f GB", $0 / 1_048_576) }
+    let commit = runTool("git", ["rev-parse", "--short", "HEAD"], in: codeRoot)
+    let dirty = runTool("git", ["status", "--porcelain"], in: codeRoot).map { $0.isEmpty ? "clean" : "uncommitted changes" }
+    let rows = [
+        ("CPU", proc("/proc/cpuinfo", "model name") ?? "unknown"),
+        ("cores", "\(ProcessInfo.processInfo.activeProcessorCount)"),
+        ("memory", memory ?? "unknown"),
+        ("OS", "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"),
+        ("Swift", runTool("swift", ["--version"], in: codeRoot)?.split(separator: "\n").first.map(String.init) ?? "unknown"),
+        ("git commit", commit.map { "\($0) (\(dirty ?? "status unknown"))" } ?? "unknown"),
+    ]
+    return "## Machine and software\n\n| | |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |\n" }.joined() + "\n"
+}
+
+/// Runs a program found on PATH; its trimmed standard output, or nil if it is missing or fails.
+func runTool(_ name: String, _ args: [String], in dir: String) -> String? {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/\(name)" }
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+    guard let path else { return nil }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return nil }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return nil }
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+private func codeSizeSection(codeRoot: String) -> String {
+    var s = "## Code\n\n"
+    guard FileManager.default.fileExists(atPath: codeRoot + "/Sources") else {
+        return s + "(no Sources/ in \(codeRoot): run the report from the repository to count the code)\n\n"
+    }
+    s += "| folder | files | lines |\n|---|---|---|\n"
+    for (folder, ext) in [("Sources", ".swift"), ("Tests", ".swift"), ("Lessons", ".md")] {
+        var files = 0, lines = 0
+        let root = codeRoot + "/" + folder
+        guard let walk = FileManager.default.enumerator(atPath: root) else { continue }
+        for case let rel as String in walk where rel.hasSuffix(ext) {
+            guard let data = FileManager.default.contents(atPath: root + "/" + rel) else { continue }
+            files += 1
+            lines += data.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+        }
+        s += "| \(folder)/ (*\(ext)) | \(files) | \(lines) |\n"
+    }
+    return s + "\n"
+}
+
+private func tokenizerSection(out: String) -> String {
+    let path = out + "/tokenizer/eval.json"
+    var s = "## Tokenizer\n\n"
+    guard let data = FileManager.default.contents(atPath: path),
+          let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let trained = FileManager.default.fileExists(atPath: out + "/tokenizer/tokenizer.json")
+        return s + (trained ? "(trained, not evaluated: run `nanochat tok-eval`)\n\n" : "(stage not run)\n\n")
+    }
+    func num(_ k: String) -> Double? { (o[k] as? NSNumber)?.doubleValue }
+    if let v = num("vocab_size") { s += "- vocab size: \(Int(v))\n" }
+    if let b = num("bytes_per_token") {
+        let on = (o["inputs"] as? [String])?.joined(separator: ", ") ?? "the validation text"
+        s += String(format: "- %.3f bytes/token on %@", b, on)
+        if let bytes = num("bytes"), let tokens = num("tokens") { s += " (\(Int(bytes)) bytes, \(Int(tokens)) tokens)" }
+        s += "\n"
+    }
+    if let speed = num("encode_mb_per_s") { s += String(format: "- encoding: %.1f MB/s (one thread)\n", speed) }
+    return s + "\n"
+}
+
+private func stageFigures(_ log: StageLog, stage: String, out: String) -> String {
+    var rows: [(String, String)] = [("steps", "\(log.steps)")]
+    if let t = log.wallTime { rows.append(("wall time", formatDuration(t))) }
+    if let n = log.last("tokens") { rows.append(("tokens", "\(Int(n))")) }
+    if let tps = log.last("tok_per_s") { rows.append(("tokens/s (last step)", "\(Int(tps))")) }
+    let loss = log.series("loss").map(\.y)
+    if let l = emaSmooth(loss).last { rows.append(("train loss (EMA 0.9, last step)", String(format: "%.4f", l))) }
+    let reward = log.series("reward").map(\.y)
+    if let r = emaSmooth(reward).last { rows.append(("reward (EMA 0.9, last step)", String(format: "%.3f", r))) }
+    if let p = log.series("pass1").last { rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y))) }
+    if let v = log.series("val_loss").last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
+    if let v = log.series("val_bpb").last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
+    if stage == "base", let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
+       let runs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let e = runs.last,
+       let l = (e["loss"] as? NSNumber)?.doubleValue, let b = (e["bpb"] as? NSNumber)?.doubleValue {
+        let n = (e["tokens"] as? NSNumber)?.intValue.description ?? "?"
+        rows.append(("base-eval", String(format: "loss %.4f, bpb %.4f on %@ tokens", l, b, n)))
+    }
+    if log.unreadable > 0 { rows.append(("unreadable log lines", "\(log.unreadable) (skipped)")) }
+    return "| | |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |\n" }.joined() + "\n"
+}
+
+/// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward with pass@1.
+func stagePlot(_ log: StageLog, stage: String) -> (String, String) {
+    let rl = stage == "rl"
+    let (key, name, evalKey, evalName) = rl ? ("reward", "reward", "pass1", "pass@1") : ("loss", "train loss", "val_loss", "val loss")
+    let raw = log.series(key)
+    var plot = SVGPlot(title: "\(stageTitles[stage] ?? stage): \(key)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
+    plot.series = [
+        .init(name: name, points: raw, color: "#9ecae1", width: 1),
+        .init(name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4", width: 2),
+        .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
+    ]
+    return (rl ? "reward-rl.svg" : "loss-\(stage).svg", plot.render())
+}

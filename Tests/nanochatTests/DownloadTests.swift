@@ -1,0 +1,191 @@
+// Downloads: SHA-256 against NIST's published examples, file:// and a loopback HTTP server started by the
+// test, size and hash checks that leave nothing behind, HTTP and connection errors, JSONL to text.
+
+import Foundation
+import XCTest
+@testable import nanochat
+
+/// A minimal HTTP/1.0 server on 127.0.0.1 (ephemeral port): GET /<name> answers routes[name] with a
+/// Content-Length, or 404. "/short" announces more bytes than it sends. Stops when the test ends.
+private final class LoopbackServer {
+    let fd: Int32
+    let port: UInt16
+
+    init(routes: [String: Data]) {
+        #if os(Linux)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { s in
+                precondition(bind(fd, s, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, s, &len) == 0, "loopback socket")
+            }
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: addr.sin_port)
+        Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }   // the listening socket was shut down
+                LoopbackServer.answer(client, routes: routes)
+                close(client)
+            }
+        }.start()
+    }
+
+    static func answer(_ client: Int32, routes: [String: Data]) {
+        var request = [UInt8](), buf = [UInt8](repeating: 0, count: 4096)
+        while !request.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            let n = recv(client, &buf, buf.count, 0)
+            if n <= 0 { return }
+            request += buf[0..<n]
+        }
+        let path = String(decoding: request, as: UTF8.self).split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        var response: Data
+        if path == "/short" {
+            response = Data("HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nonly a few bytes".utf8)
+        } else if let body = routes[String(path.dropFirst())] {
+            response = Data("HTTP/1.0 200 OK\r\nContent-Length: \(body.count)\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + body
+        } else {
+            response = Data("HTTP/1.0 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found".utf8)
+        }
+        #if os(Linux)
+        let flags = Int32(MSG_NOSIGNAL)
+        #else
+        let flags: Int32 = 0
+        #endif
+        var sent = 0
+        while sent < response.count {
+            let n = response.withUnsafeBytes { send(client, $0.baseAddress! + sent, response.count - sent, flags) }
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+final class DownloadTests: XCTestCase {
+    func testSHA256MatchesNISTExamples() {
+        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // One million 'a', fed in uneven chunks (the block boundary falls inside them).
+        var h = SHA256()
+        var left = 1_000_000
+        for size in [1, 63, 64, 65, 1000].cycled() {
+            let n = min(size, left)
+            h.update([UInt8](repeating: UInt8(ascii: "a"), count: n))
+            left -= n
+            if left == 0 { break }
+        }
+        XCTAssertEqual(hexString(h.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// A few hundred KB of pseudo-random bytes in a temporary file.
+    func sampleFile(_ dir: String) throws -> (path: String, data: Data) {
+        var state: UInt64 = 12345
+        let bytes = (0..<300_000).map { _ -> UInt8 in state = state &* 6364136223846793005 &+ 1442695040888963407; return UInt8(state >> 56) }
+        let path = dir + "/source.bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (path, Data(bytes))
+    }
+
+    func assertNothingLeft(_ file: String, line: UInt = #line) {
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file), "\(file) must not exist", line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file + ".partial"), "\(file).partial must be removed", line: line)
+    }
+
+    func testFileURL() throws {
+        let dir = Fixtures.tempDir("dlfile")
+        let (src, data) = try sampleFile(dir)
+        var lastProgress: (Int, Int?) = (0, nil)
+        let r = try download("file://" + src, to: dir + "/sub/copy.bin", expectedBytes: data.count) { lastProgress = ($0, $1) }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/sub/copy.bin")), data)
+        XCTAssertEqual(r.bytes, data.count)
+        XCTAssertEqual(lastProgress.0, data.count); XCTAssertEqual(lastProgress.1, data.count)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sub/copy.bin.partial"))
+        // The hash it reports is the one --sha256 accepts.
+        try download("file://" + src, to: dir + "/again.bin", sha256: r.sha256.uppercased())
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/again.bin")), data)
+    }
+
+    func testWrongSizeOrHashLeavesNothing() throws {
+        let dir = Fixtures.tempDir("dlbad")
+        let (src, data) = try sampleFile(dir)
+        let out = dir + "/copy.bin"
+        assertUserError(["\(data.count) bytes", "\(data.count + 1) were expected"]) {
+            try download("file://" + src, to: out, expectedBytes: data.count + 1)
+        }
+        assertNothingLeft(out)
+        let wrong = String(repeating: "0", count: 64)
+        assertUserError(["SHA-256", wrong, "was expected"]) { try download("file://" + src, to: out, sha256: wrong) }
+        assertNothingLeft(out)
+        assertUserError(["no such readable file"]) { try download("file://" + dir + "/missing.bin", to: out) }
+        assertNothingLeft(out)
+        assertUserError(["http://, https:// or file://"]) { try download("ftp://example.com/x", to: out) }
+    }
+
+    func testLoopbackHTTP() throws {
+        let dir = Fixtures.tempDir("dlhttp")
+        let (_, data) = try sampleFile(dir)
+        let server = LoopbackServer(routes: ["corpus.bin": data])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let r = try download(base + "/corpus.bin", to: dir + "/corpus.bin", expectedBytes: data.count)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/corpus.bin")), data)
+        XCTAssertEqual(r.bytes, data.count)
+        assertUserError(["HTTP 404", base + "/nothing"]) { try download(base + "/nothing", to: dir + "/nothing") }
+        assertNothingLeft(dir + "/nothing")
+        assertUserError([base + "/short"]) { try download(base + "/short", to: dir + "/short") }
+        assertNothingLeft(dir + "/short")
+        let wrong = String(repeating: "a", count: 64)
+        assertUserError(["SHA-256"]) { try download(base + "/corpus.bin", to: dir + "/c2.bin", sha256: wrong) }
+        assertNothingLeft(dir + "/c2.bin")
+    }
+
+    func testRefusedConnection() throws {
+        let dir = Fixtures.tempDir("dlrefused")
+        let server = LoopbackServer(routes: [:])
+        let port = server.port
+        server.stop()   // nothing listens there any more
+        let address = "http://127.0.0.1:\(port)/x.bin"
+        assertUserError(["cannot download", address]) { try download(address, to: dir + "/x.bin") }
+        assertNothingLeft(dir + "/x.bin")
+    }
+
+    func testJSONLToText() throws {
+        let dir = Fixtures.tempDir("jsonl")
+        let texts = ["First document.\nWith two lines.", "Zweites Dokument: \u{00FC}ber \"Zitate\" \u{1F600}", "third"]
+        var jsonl = texts.map { String(decoding: try! JSONSerialization.data(withJSONObject: ["text": $0, "id": 1]), as: UTF8.self) }
+        jsonl.insert("", at: 1)                       // blank lines are skipped
+        jsonl.append(#"{"text":""}"#)                  // so are empty documents
+        try jsonl.joined(separator: "\n").write(toFile: dir + "/c.jsonl", atomically: true, encoding: .utf8)
+        let r = try convertJSONLToText(dir + "/c.jsonl", folder: dir + "/c")
+        XCTAssertEqual(r.documents, 3)
+        let corpus = try Corpus.load([dir + "/c"])
+        XCTAssertEqual(corpus.documents.map { String(decoding: $0, as: UTF8.self) }, texts)
+        XCTAssertEqual(corpus.paths.map { ($0 as NSString).lastPathComponent }, ["00000001.txt", "00000002.txt", "00000003.txt"])
+        assertUserError(["already exists"]) { try convertJSONLToText(dir + "/c.jsonl", folder: dir + "/c") }
+
+        try "{\"text\":\"ok\"}\n{\"text\":\"ok too\"}\n{\"text\": broken}\n".write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+        assertUserError(["bad.jsonl line 3", "\"text\""]) { try convertJSONLToText(dir + "/bad.jsonl", folder: dir + "/bad") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.partial"))
+    }
+}
+
+private extension Array {
+    /// The elements repeated forever.
+    func cycled() -> AnySequence<Element> {
+        AnySequence { () -> AnyIterator<Element> in var i = 0; return AnyIterator { defer { i += 1 }; return self[i % self.count] } }
+    }
+}
