@@ -171,9 +171,16 @@ final class DownloadTests: XCTestCase {
         try jsonl.joined(separator: "\n").write(toFile: dir + "/c.jsonl", atomically: true, encoding: .utf8)
         let r = try convertJSONLToText(dir + "/c.jsonl", folder: dir + "/c")
         XCTAssertEqual(r.documents, 3)
-        let corpus = try Corpus.load([dir + "/c"])
-        XCTAssertEqual(corpus.documents.map { String(decoding: $0, as: UTF8.self) }, texts)
-        XCTAssertEqual(corpus.paths.map { ($0 as NSString).lastPathComponent }, ["00000001.txt", "00000002.txt", "00000003.txt"])
+        // Fewer than 20 documents: none is the 20th, so the last one is moved to val/.
+        let train = try Corpus.load([dir + "/c/train"]), val = try Corpus.load([dir + "/c/val"])
+        XCTAssertEqual(train.documents.map { String(decoding: $0, as: UTF8.self) }, Array(texts[..<2]))
+        XCTAssertEqual(val.documents.map { String(decoding: $0, as: UTF8.self) }, [texts[2]])
+        XCTAssertEqual((train.paths + val.paths).map { ($0 as NSString).lastPathComponent }, ["00000001.txt", "00000002.txt", "00000003.txt"])
+        // Every 20th document goes to val/.
+        try (1...45).map { "{\"text\":\"doc \($0)\"}" }.joined(separator: "\n").write(toFile: dir + "/d.jsonl", atomically: true, encoding: .utf8)
+        try convertJSONLToText(dir + "/d.jsonl", folder: dir + "/d")
+        XCTAssertEqual(try Corpus.load([dir + "/d/val"]).documents.map { String(decoding: $0, as: UTF8.self) }, ["doc 20", "doc 40"])
+        XCTAssertEqual(try Corpus.load([dir + "/d/train"]).documents.count, 43)
         assertUserError(["already exists"]) { try convertJSONLToText(dir + "/c.jsonl", folder: dir + "/c") }
 
         try "{\"text\":\"ok\"}\n{\"text\":\"ok too\"}\n{\"text\": broken}\n".write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)

@@ -126,6 +126,10 @@ struct ChatEval: ParsableCommand {
                 print("arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): " +
                       p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(separator: ", "))
                 log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@k\",\"seed\":\(seed),\"pass_at_k\":[" + p.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]}\n"
+                // The two ends as exact counts, for the report's tables: sampled pass@1 = right samples / all
+                // samples, pass@k = problems with at least one right sample / problems.
+                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@1 (sampled)\",\"correct\":\(right.reduce(0, +)),\"total\":\(passK * tests.count)}\n"
+                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@\(passK)\",\"correct\":\(right.filter { $0 > 0 }.count),\"total\":\(tests.count)}\n"
             }
             for r in rows where showWrong > 0 && !r.wrong.isEmpty {
                 print("\n\(r.task): \(min(showWrong, r.wrong.count)) of \(r.wrong.count) wrong answers")

@@ -1,6 +1,7 @@
 // `nanochat download URL`: fetch a larger corpus over http(s) or from a file:// address, with a live
 // progress line, checked against --bytes and --sha256 when given; --jsonl-text turns a JSONL dump of
-// {"text": ...} lines into a folder of .txt documents for tok-train and base-train's --train.
+// {"text": ...} lines into a corpus folder (train/ and val/, one .txt per document) for
+// `./run.sh --corpus DIR`, or tok-train --input DIR/train and base-train --train DIR/train --val DIR/val.
 
 import ArgumentParser
 import Foundation
@@ -42,7 +43,7 @@ struct Download: ParsableCommand {
             if jsonlText {
                 let dir = textDir ?? (file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file + "-text")
                 let c = try convertJSONLToText(file, folder: dir)
-                print("download: \(c.documents) documents (\(c.bytes) bytes of text) in \(dir)/; use it with --input/--train \(dir)")
+                print("download: \(c.documents) documents (\(c.bytes) bytes of text) in \(dir)/train and \(dir)/val (every 20th); train on it with ./run.sh --corpus \(dir)")
             }
         }
     }

@@ -133,11 +133,14 @@ func downloadStatus(done: Int, total: Int?, seconds: Double) -> String {
 
 // MARK: - JSONL to a text corpus
 
-/// Writes the "text" of every line of `jsonl` to `folder`/00000001.txt, 00000002.txt, ... (one document
-/// per file, in line order: Corpus.load reads a folder's *.txt files sorted by name, one document each).
-/// Blank lines and empty texts are skipped. The folder appears only when every line was read.
+/// Writes the "text" of every line of `jsonl` as a corpus folder with a fixed split: every `valEvery`-th
+/// document goes to `folder`/val/, the rest to `folder`/train/ (the layout `./run.sh --corpus` and
+/// base-train's --train/--val take), one document per file, numbered in line order (00000001.txt, ...:
+/// Corpus.load reads a folder's *.txt files sorted by name, one document each). If no document fell
+/// into val/, the last one moves there. Blank lines and empty texts are skipped. The folder appears
+/// only when every line was read.
 @discardableResult
-func convertJSONLToText(_ jsonl: String, folder: String) throws -> (documents: Int, bytes: Int) {
+func convertJSONLToText(_ jsonl: String, folder: String, valEvery: Int = 20) throws -> (documents: Int, bytes: Int) {
     guard !FileManager.default.fileExists(atPath: folder) else {
         throw UserError("text folder \(folder) already exists; remove it or choose another with --text-dir")
     }
@@ -145,8 +148,8 @@ func convertJSONLToText(_ jsonl: String, folder: String) throws -> (documents: I
     defer { try? input.close() }
     let partial = folder + ".partial"
     try? FileManager.default.removeItem(atPath: partial)
-    try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
-    var docs = 0, bytes = 0, lineNo = 0, pending = Data()
+    for split in ["train", "val"] { try FileManager.default.createDirectory(atPath: partial + "/" + split, withIntermediateDirectories: true) }
+    var docs = 0, valDocs = 0, bytes = 0, lineNo = 0, pending = Data()
     func take(_ line: Data) throws {
         lineNo += 1
         guard !line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) else { return }
@@ -157,7 +160,9 @@ func convertJSONLToText(_ jsonl: String, folder: String) throws -> (documents: I
         docs += 1
         let data = Data(text.utf8)
         bytes += data.count
-        try data.write(to: URL(fileURLWithPath: partial + "/" + String(format: "%08d.txt", docs)))
+        let split = docs % valEvery == 0 ? "val" : "train"
+        if split == "val" { valDocs += 1 }
+        try data.write(to: URL(fileURLWithPath: partial + "/\(split)/" + String(format: "%08d.txt", docs)))
     }
     do {
         while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
@@ -170,7 +175,11 @@ func convertJSONLToText(_ jsonl: String, folder: String) throws -> (documents: I
             pending = Data(pending[start...])
         }
         if !pending.isEmpty { try take(pending) }
-        guard docs > 0 else { throw UserError("\(jsonl) holds no {\"text\": ...} documents") }
+        guard docs >= 2 else { throw UserError("\(jsonl) holds \(docs) {\"text\": ...} documents; a corpus needs at least 2 (one for validation)") }
+        if valDocs == 0 {
+            let last = String(format: "%08d.txt", docs)
+            if rename(partial + "/train/" + last, partial + "/val/" + last) != 0 { throw UserError("cannot move \(last) into \(partial)/val") }
+        }
         if rename(partial, folder) != 0 { throw UserError("cannot rename \(partial) to \(folder): \(String(cString: strerror(errno)))") }
     } catch {
         try? FileManager.default.removeItem(atPath: partial)
