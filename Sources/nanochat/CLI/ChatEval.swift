@@ -90,7 +90,7 @@ struct ChatEval: ParsableCommand {
     @Option(help: "Which stage to evaluate: base, mid, sft or rl.") var source = "sft"
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
     @Option(help: "Test examples per task.") var count = 100
-    @Option(help: "Most tokens per answer.") var maxTokens = 64
+    @Option(help: "Most tokens per answer.") var maxTokens = 96
     @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50) and print pass@1..k (0 = off).") var passK = 0
     @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
     @Option(help: "Print up to N wrong answers per task, to see what the model gets wrong.") var showWrong = 0

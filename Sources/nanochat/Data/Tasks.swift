@@ -88,15 +88,19 @@ private func ask(_ q: String, _ parts: [MessagePart]) -> Conversation {
 
 private let items = ["apples", "coins", "books", "roses", "candles", "swords", "letters", "cakes", "rings", "horses"]
 
-/// Word problems in two grades. Easy: one operation on the numbers in the question. Hard: two or three
-/// numbers, two operations, and a distracting number (an age, a day) that must be left out; the
-/// calculator does the sums, so what the model must get right is the expression.
+/// Word problems in two grades. Easy (7 of 16 templates): one operation on the numbers in the question.
+/// Hard: two to four numbers, two or three operations, numbers that appear in another order than in
+/// the expression, a distracting number (an age) that must be left out, averages with decimal answers.
+/// The calculator does the sums, so what the model must get right is the expression and the copy of
+/// the result. SFT leaves room here for RL (lesson 08).
 private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
     let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20), n = 2 + rng.int(11)
     let age = 20 + rng.int(50), day = pick(["Monday", "Tuesday", "Friday", "Sunday"], &rng)
     let (question, expr): (String, String)
-    switch rng.int(12) {
+    let m = 2 + rng.int(5), price = 2 + rng.int(9)
+    let each = max(1, min(z, (x + n * y) / m)), spend = min(z, y * n - 1)  // answers stay positive
+    switch rng.int(16) {
     case 0: let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
         let (word, op) = pick(ops, &rng)
         let (p, q) = op == "-" ? (x + y, y) : (x, y)
@@ -113,7 +117,11 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     case 8: (question, expr) = ("\(a) has \(x + n * z) \(item) and gives \(z) to each of \(n) friends. How many \(item) are left?", "\(x + n * z)-\(n)*\(z)")
     case 9: (question, expr) = ("\(a) has \(x) \(item). \(b) has \(y) more than \(a). How many \(item) do they have together?", "\(x)+\(x)+\(y)")
     case 10: (question, expr) = ("On \(day), \(n) friends each bring \(y) \(item) and \(a), who is \(age), brings \(z). How many \(item) are there?", "\(n)*\(y)+\(z)")
-    default: (question, expr) = ("\(a) had \(x) \(item) and \(b) had \(y). They lost \(z) of them in all. How many \(item) do they have left?", "\(x)+\(y)-\(z)")
+    case 11: (question, expr) = ("\(a) had \(x) \(item) and \(b) had \(y). They lost \(z) of them in all. How many \(item) do they have left?", "\(x)+\(y)-\(z)")
+    case 12: (question, expr) = ("\(a) has \(x) \(item), buys \(n) boxes of \(y) and gives \(each) to each of \(m) friends. How many \(item) does \(a) have now?", "\(x)+\(n)*\(y)-\(m)*\(each)")
+    case 13: (question, expr) = ("\(a) buys \(n) \(item) at \(price) coins each and pays with \(n * price + z) coins. How much change does \(a) get?", "\(n * price + z)-\(n)*\(price)")
+    case 14: (question, expr) = ("\(a) counts \(x) \(item) on Monday, \(y) on Tuesday and \(z) on Wednesday. What is the average per day?", "(\(x)+\(y)+\(z))/3")
+    default: (question, expr) = ("\(a), aged \(age), earns \(y) coins a day for \(n) days and then spends \(spend). How many coins are left?", "\(y)*\(n)-\(spend)")
     }
     let result = Calculator.run(expr)
     let parts = [MessagePart(type: .text, text: "Let me calculate. "), MessagePart(type: .python, text: expr),
@@ -138,15 +146,16 @@ private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = rng.int(2) == 0 ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
     let n = word.filter { String($0) == letter }.count
     let q = "How many times does the letter \(letter) appear in \(word)?"
-    // Spell the word as the spelling task does, then go through the letters again with a running count:
-    // each step copies one letter and compares it, so the model never counts in its head.
+    // Spell the word as the spelling task does, then go through its letters again, each written next to
+    // the letter asked about ("l l" or "w l") so the comparison is between two neighbouring tokens, with
+    // a running count at each match: the model never compares at a distance or counts in its head.
     var seen = 0
     let steps = word.map { ch -> String in
-        guard String(ch) == letter else { return String(ch) }
+        guard String(ch) == letter else { return "\(ch) \(letter)" }
         seen += 1
-        return "\(ch) (\(seen))"
+        return "\(ch) \(letter) (\(seen))"
     }
-    let a = "\(spelledOut(word))\n" + steps.joined(separator: ", ") + ".\n#### \(n)"
+    let a = "\(spelledOut(word)): " + steps.joined(separator: ", ") + ".\n#### \(n)"
     return TaskExample(kind: .counting, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: "\(n)")
 }
 
@@ -167,12 +176,12 @@ private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let letter = choiceLetters[options.firstIndex(of: right)!]
     let article = "aeiou".contains(category.first!) ? "an" : "a"
     let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
-    // Go through the options in order, naming each one's category and whether it is the one asked
-    // for, and stop at the first "yes": the answer is then the last letter written (a copy of a recent
-    // token, which a small model learns; picking the "yes" out of four lines it did not, LOG.md).
+    // Go through the options in order, naming each one's category next to the category asked for, so
+    // that "yes" or "no" compares two neighbouring phrases; stop at the first "yes": the answer is then
+    // the last letter written (a copy of a recent token). LOG.md has the formats that did not work.
     let categoryOf = { (word: String) in w.categories.first { $0.1.contains(word) }!.0 }
     let upTo = options.firstIndex(of: right)! + 1
-    let a = zip(choiceLetters, options).prefix(upTo).map { "\($0). \($1): \(categoryOf($1)), \(categoryOf($1) == category ? "yes" : "no")." }
+    let a = zip(choiceLetters, options).prefix(upTo).map { "\($0). \($1): \(categoryOf($1)) vs \(category), \(categoryOf($1) == category ? "yes" : "no")." }
         .joined(separator: " ") + "\n#### \(letter)"
     return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters)
 }
