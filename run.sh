@@ -45,21 +45,21 @@ preset() {
         MID=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
         SFT=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
         RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
-        EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2)
+        EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
         DISK_MB=100 ;;
     default)
-        EXPECT="about 30 minutes on 2 cores"; VOCAB=4096
-        BASE=(--depth 4 --seq-len 256 --batch-size 16 --steps 400 --eval-every 100 --sample-every 200 --save-every 50)
-        MID=(--steps 150); SFT=(--steps 200)
+        EXPECT="about 35 minutes on 2 cores"; VOCAB=4096
+        BASE=(--depth 4 --seq-len 256 --batch-size 16 --steps 300 --eval-every 100 --sample-every 150 --save-every 50)
+        MID=(--steps 120); SFT=(--steps 200)
         RL=(--steps 60)
-        EVAL=(--count 100); PASSK=(--pass-k 8)
+        EVAL=(--count 100); PASSK=(--pass-k 8); ARITH=(--count 300)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
         BASE=(--depth 6 --seq-len 256 --batch-size 16 --steps 2000 --eval-every 250 --sample-every 500 --save-every 100)
         MID=(--steps 500); SFT=(--steps 600)
         RL=(--steps 200)
-        EVAL=(--count 200); PASSK=(--pass-k 8)
+        EVAL=(--count 200); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -131,6 +131,12 @@ speedrun() {
     step eval-mid "stage 7/7: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
     step eval-sft "stage 7/7: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
     step eval-rl "stage 7/7: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"
+    # What RL gained, beside its noise: pass@k sampled with a second seed, and greedy on more problems.
+    local s
+    for s in sft rl; do
+        step eval-$s-seed2 "stage 7/7: arithmetic after ${s^^}, sampled with a second seed" chat-eval --source $s --tasks arithmetic "${EVAL[@]}" "${PASSK[@]}" --seed 2
+        step eval-$s-arith "stage 7/7: arithmetic after ${s^^}: ${ARITH[*]}" chat-eval --source $s --tasks arithmetic "${ARITH[@]}"
+    done
     rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
     step report "report: $OUT/report/report.md" report
     say "done in $((SECONDS - start)) s; the report is $OUT/report/report.md"

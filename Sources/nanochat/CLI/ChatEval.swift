@@ -11,12 +11,13 @@ struct EvalRow {
 }
 
 /// Evaluates one checkpoint on every task; returns the table's rows.
-func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, progress: (String) -> Void) throws -> [EvalRow] {
+func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, kinds: [TaskKind] = TaskKind.allCases,
+                   progress: (String) -> Void) throws -> [EvalRow] {
     let engine = Engine(model: model, tokenizer: tok)
     let options = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens)
     let pythonStart = tok.specialId("<|python_start|>")
     var rows: [EvalRow] = []
-    for kind in TaskKind.allCases {
+    for kind in kinds {
         var correct = 0, usedTool = 0
         let tests = testSet(kind, words: words, count: count)
         var texts: [String] = [], wrong: [(String, String)] = []
@@ -94,10 +95,19 @@ struct ChatEval: ParsableCommand {
     @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50) and print pass@1..k (0 = off).") var passK = 0
     @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
     @Option(help: "Print up to N wrong answers per task, to see what the model gets wrong.") var showWrong = 0
+    @Option(help: "Comma-separated tasks to evaluate (arithmetic, spelling, counting, choice), or all.") var tasks = "all"
+
+    var kinds: [TaskKind] {
+        tasks == "all" ? TaskKind.allCases : tasks.split(separator: ",").compactMap { TaskKind(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }
 
     func validate() throws {
         guard ["base", "mid", "sft", "rl"].contains(source) else { throw ValidationError("--source must be base, mid, sft or rl") }
         guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
+        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard tasks == "all" || (!names.isEmpty && names.allSatisfy { TaskKind(rawValue: $0) != nil }) else {
+            throw ValidationError("--tasks must be all or a comma-separated list of " + TaskKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         guard (0...64).contains(passK) else { throw ValidationError("--pass-k must be between 0 and 64") }
     }
 
@@ -110,7 +120,7 @@ struct ChatEval: ParsableCommand {
             let model = GPT(config: config, maxBatch: max(1, passK))
             try Checkpoint.load(into: model, from: dir)
             let t0 = now()
-            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens) { _ in }
+            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
             print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
             var log = ""

@@ -9,12 +9,12 @@ struct ChatRL: ParsableCommand {
         commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones.")
     @OptionGroup var opts: RunOptions
     @Option(help: "Optimizer steps.") var steps = 60
-    @Option(help: "Prompts per step.") var prompts = 4
+    @Option(help: "Prompts per step.") var prompts = 8
     @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = 8
     @Option(help: "Most sampled tokens per answer.") var maxTokens = 48
     @Option(help: "Sampling temperature.") var temperature: Float = 1
     @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 50
-    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale: Float = 0.2
+    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale: Float = 0.1
     @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = 20
     @Option(help: "Problems in the validation slice.") var evalCount = 50
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 20

@@ -11,7 +11,7 @@ import Foundation
 
 struct RLOptions {
     var steps = 60
-    var prompts = 4             // prompts per step
+    var prompts = 8             // prompts per step
     var samples = 8             // answers per prompt (the group)
     var maxTokens = 48          // most sampled tokens per answer
     var temperature: Float = 1
