@@ -51,8 +51,8 @@ preset() {
         EXPECT="about 35 minutes on 2 cores"; VOCAB=4096
         BASE=(--depth 4 --seq-len 256 --batch-size 16 --steps 300 --eval-every 100 --sample-every 150 --save-every 50)
         MID=(--steps 120); SFT=(--steps 200)
-        RL=(--steps 60)
-        EVAL=(--count 100); PASSK=(--pass-k 8); ARITH=(--count 300)
+        RL=(--steps 120)
+        EVAL=(--count 100); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -118,6 +118,12 @@ speedrun() {
         say "--fresh: removing the stages in $OUT"
         rm -rf "$OUT/.done" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/report"
     fi
+    # The markers say which preset and corpus made the stages: another one needs --fresh or another --out.
+    local made="$size $train $val"
+    if [ -f "$OUT/.done/preset" ] && [ "$(cat "$OUT/.done/preset")" != "$made" ]; then
+        die "$OUT holds stages made by '$(cat "$OUT/.done/preset")', not '$made'. Use --fresh to redo them or --out for another folder."
+    fi
+    mkdir -p "$OUT/.done" && echo "$made" > "$OUT/.done/preset"
     export NANOCHAT_OUT=$OUT
     say "nanochat speedrun, preset '$size': $EXPECT. Outputs in $OUT/. Ctrl-C stops a stage with a checkpoint; run again to continue."
     local start=$SECONDS

@@ -1,6 +1,7 @@
 // `nanochat chat-eval`: accuracy on each task family's held-out set (nanochat: scripts/chat_eval.py).
 // Generative: greedy answers through the Engine (with the calculator), graded by each task's grader.
-// Categorical (multiple choice): the option letter with the highest logit after <|assistant_start|>.
+// Categorical (multiple choice): the option letter with the highest logit after the model's own "####".
+// --pass-k: pass@1..k of sampled arithmetic answers; --show-wrong: the answers it got wrong.
 
 import ArgumentParser
 import Foundation

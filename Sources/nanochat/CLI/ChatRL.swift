@@ -8,7 +8,7 @@ struct ChatRL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones.")
     @OptionGroup var opts: RunOptions
-    @Option(help: "Optimizer steps.") var steps = 60
+    @Option(help: "Optimizer steps.") var steps = 120
     @Option(help: "Prompts per step.") var prompts = 8
     @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = 8
     @Option(help: "Most sampled tokens per answer.") var maxTokens = 48

@@ -89,7 +89,7 @@ private func ask(_ q: String, _ parts: [MessagePart]) -> Conversation {
 private let items = ["apples", "coins", "books", "roses", "candles", "swords", "letters", "cakes", "rings", "horses"]
 
 /// Word problems in two grades. Easy (7 of 16 templates): one operation on the numbers in the question.
-/// Hard: two to four numbers, two or three operations, numbers that appear in another order than in
+/// Hard: two to five numbers, two or three operations, numbers that appear in another order than in
 /// the expression, a distracting number (an age) that must be left out, averages with decimal answers.
 /// The calculator does the sums, so what the model must get right is the expression and the copy of
 /// the result. SFT leaves room here for RL (lesson 08).
@@ -129,7 +129,7 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     return TaskExample(kind: .arithmetic, conversation: ask(question, parts), answer: result)
 }
 
-/// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (each "-x" is one token, the same in every word).
+/// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (the same dashes in every word, so the letters become the same few tokens everywhere).
 func spelledOut(_ word: String) -> String { word.map(String.init).joined(separator: "-") }
 
 // The word is always written the same way (after a space, no quotes) so it is the same token(s) in

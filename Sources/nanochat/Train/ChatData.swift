@@ -21,7 +21,7 @@ struct ChatMixture {
         var entries = [MixtureEntry(name: "identity", conversations: try ConversationFile.load(identity), epochs: 2)]
         for kind in TaskKind.allCases {
             let examples = generateTask(kind, count: perTask, seed: seed, words: words)
-            // Multiple choice answers are one token: repeat them so they carry as much signal as the rest.
+            // Multiple choice: three epochs; its option-by-option comparisons need the most examples (LOG.md).
             entries.append(MixtureEntry(name: kind.rawValue, conversations: examples.map(\.conversation), epochs: kind == .choice ? 3 : 1))
         }
         return ChatMixture(entries: entries)

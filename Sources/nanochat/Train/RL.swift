@@ -10,7 +10,7 @@
 import Foundation
 
 struct RLOptions {
-    var steps = 60
+    var steps = 120
     var prompts = 8             // prompts per step
     var samples = 8             // answers per prompt (the group)
     var maxTokens = 48          // most sampled tokens per answer
