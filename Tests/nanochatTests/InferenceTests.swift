@@ -152,4 +152,17 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(out[1].map(\.id), tok.encode("84"))
         XCTAssertTrue(out[1].allSatisfy { !$0.forced })
     }
+
+    /// RL samples a batch, then evaluates one answer at a time with the same engine: the single answer
+    /// must not see the batch's cache (it once did, and overflowed the context).
+    func testSingleAnswerAfterABatchStartsFresh() {
+        let model = randomModel(seqLen: 16, vocab: 50, maxBatch: 3)
+        let greedy = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: 6)
+        let engine = Engine(model: model, tokenizer: Fixtures.smallTokenizer, rows: 3)
+        let fresh = Engine(model: model, tokenizer: Fixtures.smallTokenizer, rows: 1)
+        for _ in 0..<3 {  // three rounds would overflow the 16-token context if the cache were kept
+            _ = engine.generateBatch(prompt: [1, 2, 3, 4, 5], samples: 3, options: SamplingOptions(temperature: 1, topK: 0, seed: 1, maxTokens: 6))
+            XCTAssertEqual(engine.generate(prompt: [7, 8, 9], options: greedy), fresh.generate(prompt: [7, 8, 9], options: greedy))
+        }
+    }
 }

@@ -69,7 +69,9 @@ final class Engine {
         precondition(samples >= 1 && samples <= cache.rows, "the engine was made for \(cache.rows) rows")
         var rng = RNG(seed: options.seed)
         let V = model.config.vocabSize
-        if samples > 1 || cached.count >= prompt.count || !prompt.starts(with: cached) { reset() }
+        // Reuse the cache only when it holds exactly a prefix of this prompt (an empty `cached` after a
+        // batch means the cache holds that batch's rows: start over).
+        if samples > 1 || cached.isEmpty || cached.count >= prompt.count || !prompt.starts(with: cached) { reset() }
         let first = feed(Array(prompt[cached.count...]))
         if samples > 1 { cache.broadcastRowZero() }
         var rowLogits = [Float](UnsafeBufferPointer(start: first, count: V))
