@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
 #   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR]
-#                     the speedrun (default preset: about 30 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
+#                     the speedrun (default preset: about 35 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
