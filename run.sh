@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
-#   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR]
+#   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
 #                     the speedrun (default preset: about 35 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
@@ -101,22 +101,31 @@ speedrun() {
         quick|default|large) size=$1 ;;
         --fresh) fresh=1 ;;
         --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
-        --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/"; corpus=$2; shift ;;
-        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR] | test | build" ;;
+        --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/, or a .jsonl file"; corpus=$2; shift ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build" ;;
         esac
         shift
     done
     preset "$size"
     local train=data/shakespeare/train val=data/shakespeare/val
-    if [ -n "$corpus" ]; then
+    if [ -n "$corpus" ] && [ -d "$corpus" ]; then
         [ -d "$corpus/train" ] && [ -d "$corpus/val" ] || die "--corpus $corpus must be a folder with train/ and val/ subfolders of *.txt files (nanochat download --jsonl-text writes one)"
         train=$corpus/train; val=$corpus/val
+    elif [ -n "$corpus" ]; then
+        [ -f "$corpus" ] && [[ "$corpus" == *.jsonl ]] || die "--corpus $corpus: give a folder with train/ and val/, or a .jsonl file of {\"text\": ...} lines"
+        train=$OUT/corpus/train; val=$OUT/corpus/val
     fi
     build
     check_room
     if [ $fresh = 1 ]; then
         say "--fresh: removing the stages in $OUT"
-        rm -rf "$OUT/.done" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/report"
+        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/report"
+    fi
+    # A JSONL corpus becomes a train/ + val/ folder once (every 20th document is held out).
+    if [ -n "$corpus" ] && [ -f "$corpus" ] && [ ! -d "$OUT/corpus" ]; then
+        say "corpus: $corpus -> $OUT/corpus/{train,val}"
+        mkdir -p "$OUT"
+        "$BIN" download "file://$(cd "$(dirname "$corpus")" && pwd)/$(basename "$corpus")" --output "$OUT/corpus.jsonl" --jsonl-text --text-dir "$OUT/corpus"
     fi
     # The markers say which preset and corpus made the stages: another one needs --fresh or another --out.
     local made="$size $train $val"
