@@ -23,10 +23,10 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
         let tests = testSet(kind, words: words, count: count)
         var texts: [String] = [], wrong: [(String, String)] = []
         for ex in tests {
-            let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+            let prompt = try ex.prompt(tok)
             let out = engine.generate(prompt: prompt, options: options)
             if out.contains(where: { $0.id == pythonStart }) { usedTool += 1 }
-            let text = tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })
+            let text = answerText(tok, out)
             texts.append(text)
             if grade(ex, response: text) { correct += 1 } else { wrong.append((ex.conversation.messages[0].text, text)) }
         }
@@ -36,14 +36,14 @@ func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, max
         let letters = choiceLetters.map { tok.encode(" " + $0) }
         if kind == .choice && !letters.allSatisfy({ $0.count == 1 }) {
             // A tokenizer trained on text without capitals has no " A" token: no letter logits to compare.
-            progress("chat-eval: categorical choice skipped: \" A\" .. \" D\" are not single tokens of this tokenizer")
+            rows[rows.count - 1].note = "categorical scoring skipped: \" A\" .. \" D\" are not single tokens of this tokenizer"
         } else if kind == .choice {
             // Categorical: let the model reason greedily up to its "####", then compare the logits of the
             // option letters there (nanochat's ChatCORE compares letter logits; ours come after the reasoning).
             var right = 0
             for (ex, text) in zip(tests, texts) {
                 guard let r = text.range(of: "####") else { continue }
-                let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+                let prompt = try ex.prompt(tok)
                 let p = (prompt + tok.encode(String(text[..<r.upperBound]))).suffix(model.config.sequenceLen).map { Int32($0) }
                 model.forward(Array(p), nil, B: 1, T: p.count)
                 let logits = model.lastLogits + (p.count - 1) * model.config.vocabSize
@@ -73,10 +73,10 @@ func passAtK(correct: [Int], n: Int) -> [Double] {
 func sampleArithmetic(model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64) throws -> [Int] {
     let engine = Engine(model: model, tokenizer: tok, rows: n)
     return try tests.enumerated().map { i, ex in
-        let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+        let prompt = try ex.prompt(tok)
         let opts = SamplingOptions(temperature: 1, topK: 50, seed: seed &+ UInt64(i), maxTokens: maxTokens)
         return engine.generateBatch(prompt: prompt, samples: n, options: opts)
-            .filter { grade(ex, response: tok.decode($0.map(\.id).filter { !tok.isSpecial($0) })) }.count
+            .filter { grade(ex, response: answerText(tok, $0)) }.count
     }
 }
 
@@ -123,9 +123,7 @@ struct ChatEval: ParsableCommand {
             let model = GPT(config: config, maxBatch: max(1, passK))
             try Checkpoint.load(into: model, from: dir)
             let t0 = now()
-            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) {
-                if $0.contains("skipped") { print($0) }
-            }
+            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
             print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
             var log = ""

@@ -37,9 +37,7 @@ struct ChatRL: ParsableCommand {
             o.steps = steps; o.prompts = prompts; o.samples = samples; o.maxTokens = maxTokens
             o.temperature = temperature; o.topK = topK; o.seed = seed; o.resume = resume
             o.evalEvery = evalEvery; o.evalCount = evalCount; o.saveEvery = saveEvery
-            let h = OptimizerHyper()
-            o.hyper = OptimizerHyper(embeddingLR: h.embeddingLR * lrScale, unembeddingLR: h.unembeddingLR * lrScale,
-                                     matrixLR: h.matrixLR * lrScale, weightDecay: 0)
+            o.hyper = .scaled(by: lrScale)
             let r = try reinforce(tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl", options: o)
             if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             print(String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)

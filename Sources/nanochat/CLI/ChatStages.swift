@@ -29,9 +29,7 @@ struct StageOptions: ParsableArguments {
         o.seqLen = seqLen; o.batchSize = batchSize; o.totalBatchTokens = batchSize * seqLen
         o.steps = steps; o.seed = seed; o.resume = resume
         o.evalEvery = evalEvery; o.evalTokens = 32768; o.sampleEvery = 0; o.saveEvery = saveEvery
-        let h = OptimizerHyper()
-        o.hyper = OptimizerHyper(embeddingLR: h.embeddingLR * lrScale, unembeddingLR: h.unembeddingLR * lrScale,
-                                 matrixLR: h.matrixLR * lrScale, weightDecay: 0)
+        o.hyper = .scaled(by: lrScale)
         return o
     }
 }

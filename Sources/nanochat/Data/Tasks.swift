@@ -50,6 +50,18 @@ func finalAnswer(_ text: String) -> String? {
     return rest.split(separator: "\n", omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) }
 }
 
+extension TaskExample {
+    /// The question rendered for the model to answer: ends with <|assistant_start|>.
+    func prompt(_ tok: Tokenizer) throws -> [Int] {
+        try tok.renderForCompletion(Conversation(messages: [conversation.messages[0]]))
+    }
+}
+
+/// The text of an answer as the graders read it: special tokens (tool-call markers) left out.
+func answerText(_ tok: Tokenizer, _ tokens: [GeneratedToken]) -> String {
+    tok.decode(tokens.map(\.id).filter { !tok.isSpecial($0) })
+}
+
 /// Grades a response (the assistant's text, tool calls and outputs included) against an example.
 func grade(_ example: TaskExample, response: String) -> Bool {
     switch example.kind {

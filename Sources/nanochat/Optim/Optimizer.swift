@@ -3,6 +3,13 @@
 // scaled by (C/768)^-0.5 so that they transfer across widths. State lives in flat slabs beside the params.
 
 struct OptimizerHyper: Codable, Equatable {
+    /// The post-training stages' settings: every learning rate times `scale`, no weight decay.
+    static func scaled(by scale: Float) -> OptimizerHyper {
+        let h = OptimizerHyper()
+        return OptimizerHyper(embeddingLR: h.embeddingLR * scale, unembeddingLR: h.unembeddingLR * scale,
+                              matrixLR: h.matrixLR * scale, weightDecay: 0)
+    }
+
     var embeddingLR: Float = 0.2     // AdamW, wte
     var unembeddingLR: Float = 0.004 // AdamW, lm_head
     var matrixLR: Float = 0.02       // Muon, block matrices

@@ -87,9 +87,9 @@ func rlUpdate(model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int
 func greedyAccuracy(_ engine: Engine, _ tok: Tokenizer, _ examples: [TaskExample], maxTokens: Int) throws -> Double {
     var right = 0
     for ex in examples {
-        let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+        let prompt = try ex.prompt(tok)
         let out = engine.generate(prompt: prompt, options: SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens))
-        if grade(ex, response: tok.decode(out.map(\.id).filter { !tok.isSpecial($0) })) { right += 1 }
+        if grade(ex, response: answerText(tok, out)) { right += 1 }
     }
     return Double(right) / Double(max(1, examples.count))
 }
@@ -148,11 +148,11 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
         let examples = generateTask(.arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(step) &+ 1_000_000, words: words)
         var groups: [RLGroup] = [], sampled = 0
         for (k, ex) in examples.enumerated() {
-            let prompt = try tok.renderForCompletion(Conversation(messages: [ex.conversation.messages[0]]))
+            let prompt = try ex.prompt(tok)
             let opts = SamplingOptions(temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(step * 1000 + k), maxTokens: o.maxTokens)
             let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
             let rewards = answers.map { a -> Float in
-                let text = tok.decode(a.map(\.id).filter { !tok.isSpecial($0) })
+                let text = answerText(tok, a)
                 return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
             }
             sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
