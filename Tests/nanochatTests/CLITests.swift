@@ -59,6 +59,32 @@ final class CLITests: XCTestCase {
         try assertCleanError(["base-eval", "--out", dir, "--tokens", bin, "--checkpoint", dir], "no checkpoint")
     }
 
+    func testBaseEvalReportsTheCheckpointsBPB() throws {
+        let dir = Fixtures.tempDir("clibase")
+        XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
+        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2", "--steps", "3",
+                                  "--train", "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let r = try nanochat(["base-eval", "--out", dir, "--max-tokens", "512", "--sample-tokens", "3", "--prompt", "ROMEO:"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let value = { (key: String) -> Double? in
+            r.stdout.split(separator: "\n").first { $0.hasPrefix(key + " ") }.flatMap { Double($0.dropFirst(key.count + 1)) }
+        }
+        // The same evaluation in this process, from the files base-train wrote.
+        let tok = try Tokenizer.load(from: dir + "/tokenizer")
+        let (config, _) = try Checkpoint.inspect(dir + "/base")
+        let model = GPT(config: config, maxBatch: 8)
+        try Checkpoint.load(into: model, from: dir + "/base")
+        let val = try TokenShard.read(dir + "/data/val.bin", vocabSize: tok.vocabSize)
+        let want = evaluateBPB(model, tokens: val, tokenBytes: tokenByteCounts(tok), B: 8, T: 32, maxTokens: 512)
+        XCTAssertEqual(try XCTUnwrap(value("loss")), want.loss, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(value("bpb")), want.bpb, accuracy: 1e-4)
+        XCTAssertTrue(r.stdout.contains("--- sample 1\nROMEO:"), r.stdout)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/base/base_eval.json"))) as? [[String: Any]]
+        XCTAssertEqual(saved?.last?["step"] as? Int, 3)
+        XCTAssertEqual(try XCTUnwrap(saved?.last?["bpb"] as? Double), want.bpb, accuracy: 1e-9)
+    }
+
     func testScriptedChatSessionThroughAPipe() throws {
         let dir = Fixtures.tempDir("clichat")
         XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)

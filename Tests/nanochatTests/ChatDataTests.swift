@@ -91,27 +91,65 @@ final class ChatDataTests: XCTestCase {
     }
 
     func testPackerKeepsEveryConversationOnceAndCrops() throws {
-        // Conversations of distinct lengths, made of one repeated id each, so rows can be traced back.
-        let T = 16
+        // Conversation d has ids d·100 + j (j = its position), so every token can be traced back; its mask
+        // is irregular (not 0 then 1s), so a weight must come from the right token's mask entry.
+        let T = 16, bos = 5000, pad = 5001
         var convs: [(ids: [Int], mask: [UInt8])] = []
         for d in 0..<30 {
             let n = d == 0 ? 40 : 2 + (d * 7) % 15  // conversation 0 is longer than a row
-            convs.append(([1000] + [Int](repeating: d, count: n - 1), [0] + [UInt8](repeating: 1, count: n - 1)))
+            let mask = (0..<n).map { j -> UInt8 in j == 0 ? 0 : ((d + j) % 3 == 0 ? 0 : 1) }
+            convs.append(([bos] + (1..<n).map { d * 100 + $0 }, mask))
         }
-        var loader = try SFTLoader(conversations: convs, T: T, pad: 1001, seed: 3)
+        var loader = try SFTLoader(conversations: convs, T: T, pad: pad, seed: 3)
         XCTAssertEqual(loader.cropped, 1)
         var seen = [Int](repeating: 0, count: 30)
         let ids = UnsafeMutablePointer<Int32>.allocate(capacity: T + 1), w = UnsafeMutablePointer<Float>.allocate(capacity: T)
         defer { ids.deallocate(); w.deallocate() }
+        let expected = convs.reduce(0) { $0 + min($1.ids.count, T + 1) - 1 }
         var rows = 0
-        while seen.reduce(0, +) < convs.reduce(0, { $0 + min($1.ids.count, T + 1) - 1 }) && rows < 200 {
+        while seen.reduce(0, +) < expected && rows < 200 {
             loader.nextRow(ids: ids, weights: w)
             rows += 1
-            for k in 0...T where ids[k] < 1000 { seen[Int(ids[k])] += 1 }
-            for k in 0..<T where ids[k + 1] == 1001 || ids[k + 1] == 1000 { XCTAssertEqual(w[k], 0, "pad and bos targets carry no weight") }
-            for k in 0..<T where ids[k + 1] < 1000 { XCTAssertEqual(w[k], 1) }
+            for k in 0...T where ids[k] < Int32(bos) { seen[Int(ids[k]) / 100] += 1 }
+            for k in 0..<T {
+                let target = Int(ids[k + 1])
+                if target >= bos { XCTAssertEqual(w[k], 0, "pad and bos targets carry no weight"); continue }
+                // The token before a traced token is its own conversation's previous token (or its bos).
+                let d = target / 100, j = target % 100
+                XCTAssertEqual(Int(ids[k]), j == 1 ? bos : target - 1, "conversation \(d) is contiguous in its row")
+                XCTAssertEqual(w[k], Float(convs[d].mask[j]), "weight of conversation \(d)'s token \(j) is its mask")
+            }
         }
         for d in 0..<30 { XCTAssertEqual(seen[d], min(convs[d].ids.count, T + 1) - 1, "conversation \(d) lost or duplicated tokens") }
+        XCTAssertLessThanOrEqual(rows, 24, "the conversations fit in about \(expected / T) rows when packed")
+    }
+
+    /// SFT end to end: a rendered conversation (user, tool call, tool output, answer) becomes a row whose
+    /// target weights are its chat mask, and those weights are the ones the training loop's loss uses.
+    func testSFTWeightsReachTheTrainingLoop() throws {
+        let ex = generateTask(.arithmetic, count: 1, seed: 4, words: words)[0]
+        let (ids, mask) = try tok.renderConversation(ex.conversation)
+        XCTAssertTrue(mask.contains(0) && mask.contains(1) && mask.dropFirst().contains(0), "the mask has untrained parts")
+        let T = ids.count - 1  // one conversation fills one row exactly
+        var loader = try SFTLoader(conversations: [(ids, mask)], T: T, pad: tok.bosId, seed: 1)
+        var inputs = [Int32](repeating: 0, count: T), targets = inputs, weights = [Float](repeating: -1, count: T)
+        XCTAssertTrue(loader.nextBatch(B: 1, inputs: &inputs, targets: &targets, weights: &weights), "SFT batches carry weights")
+        XCTAssertEqual(inputs.map(Int.init), Array(ids.dropLast()))
+        XCTAssertEqual(targets.map(Int.init), Array(ids.dropFirst()))
+        XCTAssertEqual(weights, mask.dropFirst().map(Float.init), "the weight of each target is its mask entry")
+
+        // One training step through the shared loop reports the loss of exactly those weights.
+        var o = PretrainOptions()
+        o.depth = 1; o.seqLen = T; o.batchSize = 1; o.totalBatchTokens = T; o.steps = 1
+        o.evalEvery = 0; o.sampleEvery = 0; o.saveEvery = 0; o.quiet = true; o.seed = 11
+        var stageLoader = try SFTLoader(conversations: [(ids, mask)], T: T, pad: tok.bosId, seed: 1)
+        let dir = Fixtures.tempDir("sftloop")
+        let r = try trainStage(tokenizer: tok, source: &stageLoader, val: [], outDir: dir, options: o)
+        let model = GPT(config: GPTConfig(depth: 1, vocabSize: tok.vocabSize, sequenceLen: T), maxBatch: 1, seed: 11)
+        let weighted = model.forward(inputs, targets, weights, B: 1, T: T)
+        let unweighted = model.forward(inputs, targets, nil, B: 1, T: T)
+        XCTAssertEqual(r.lastLoss, weighted, "the loop's loss is the masked loss")
+        XCTAssertNotEqual(weighted, unweighted)
     }
 
     func testMixtureIsDeterministic() throws {

@@ -5,6 +5,25 @@ import Foundation
 import XCTest
 @testable import nanochat
 
+/// A TCP socket bound to an ephemeral loopback port without listen(): connections to it are refused.
+private func boundButNotListening() -> (Int32, UInt16) {
+    #if os(Linux)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { s in
+            precondition(bind(fd, s, len) == 0 && getsockname(fd, s, &len) == 0, "loopback socket")
+        }
+    }
+    return (fd, UInt16(bigEndian: addr.sin_port))
+}
+
 /// A minimal HTTP/1.0 server on 127.0.0.1 (ephemeral port): GET /<name> answers routes[name] with a
 /// Content-Length, or 404. "/short" announces more bytes than it sends. Stops when the test ends.
 private final class LoopbackServer {
@@ -154,9 +173,10 @@ final class DownloadTests: XCTestCase {
 
     func testRefusedConnection() throws {
         let dir = Fixtures.tempDir("dlrefused")
-        let server = LoopbackServer(routes: [:])
-        let port = server.port
-        server.stop()   // nothing listens there any more
+        // A socket bound to a loopback port but never listening: connecting is refused, and the port stays
+        // ours for the whole test (a closed port could be taken by another process meanwhile).
+        let (fd, port) = boundButNotListening()
+        defer { close(fd) }
         let address = "http://127.0.0.1:\(port)/x.bin"
         assertUserError(["cannot download", address]) { try download(address, to: dir + "/x.bin") }
         assertNothingLeft(dir + "/x.bin")

@@ -15,9 +15,18 @@ enum Fixtures {
         return try JSONSerialization.jsonObject(with: data)
     }
 
-    /// A fresh empty folder under the system temp dir.
+    /// One folder per test process under the system temp dir; every tempDir lives inside it, and it is
+    /// removed when the test bundle finishes (TempCleanup), so a run leaves nothing behind.
+    static let tempRoot: String = {
+        let root = NSTemporaryDirectory() + "nanochat-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        XCTestObservationCenter.shared.addTestObserver(TempCleanup(root))
+        return root
+    }()
+
+    /// A fresh empty folder inside tempRoot.
     static func tempDir(_ tag: String = "t") -> String {
-        let dir = NSTemporaryDirectory() + "nanochat-tests-\(tag)-\(UUID().uuidString)"
+        let dir = tempRoot + "/\(tag)-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -42,4 +51,11 @@ func assertUserError(_ fragments: [String], file: StaticString = #filePath, line
     } catch {
         XCTFail("expected a UserError, got \(error)", file: file, line: line)
     }
+}
+
+/// Removes the tests' temporary root when the bundle is done.
+final class TempCleanup: NSObject, XCTestObservation {
+    let root: String
+    init(_ root: String) { self.root = root }
+    func testBundleDidFinish(_ testBundle: Bundle) { try? FileManager.default.removeItem(atPath: root) }
 }

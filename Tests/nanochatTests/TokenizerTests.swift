@@ -103,6 +103,15 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tok.encode("abd"), [257, 100])
         // Encoding the same chunk twice goes through the cache and must agree.
         XCTAssertEqual(tok.encode("abc abc abc"), [258, 32, 258, 32, 258])
+        // Without "abc" the merge order shows: (b,c) has the lower rank, so "abc" is a + bc, not ab + c
+        // (which a leftmost-first encoder gives); "xabcab" likewise, with "ab" merged where nothing competes.
+        let noJoin = Tokenizer(vocab: Array(vocab.prefix(258)))
+        XCTAssertEqual(noJoin.encode("abc"), [97, 256])
+        XCTAssertEqual(noJoin.encode("xabcab"), [120, 97, 256, 257])
+        // Rank order, not position: with "cd" (258) and "bcd" (259), "abcd" merges (b,c) first (rank 256),
+        // then bc + d, whose joined bytes are the token "bcd": a + bcd. Leftmost-first gives ab + cd.
+        let order = Tokenizer(vocab: Array(vocab.prefix(258)) + [Array("cd".utf8), Array("bcd".utf8)])
+        XCTAssertEqual(order.encode("abcd"), [97, 259])
     }
 
     func testDecodeReplacesInvalidUTF8OnlyWhenPrinting() {

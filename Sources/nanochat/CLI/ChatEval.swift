@@ -11,10 +11,10 @@ struct EvalRow {
     var wrong: [(question: String, answer: String)] = []  // the questions it got wrong, with its answers
 }
 
-/// Evaluates one checkpoint on every task; returns the table's rows.
-func evaluateTasks(model: GPT, tok: Tokenizer, words: TaskWords, count: Int, maxTokens: Int, kinds: [TaskKind] = TaskKind.allCases,
+/// Evaluates one model (the engine's) on every task; returns the table's rows.
+func evaluateTasks(engine: Engine, words: TaskWords, count: Int, maxTokens: Int, kinds: [TaskKind] = TaskKind.allCases,
                    progress: (String) -> Void) throws -> [EvalRow] {
-    let engine = Engine(model: model, tokenizer: tok)
+    let model = engine.model, tok = engine.tok
     let options = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens)
     let pythonStart = tok.specialId("<|python_start|>")
     var rows: [EvalRow] = []
@@ -123,7 +123,7 @@ struct ChatEval: ParsableCommand {
             let model = GPT(config: config, maxBatch: max(1, passK))
             try Checkpoint.load(into: model, from: dir)
             let t0 = now()
-            let rows = try evaluateTasks(model: model, tok: tok, words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
+            let rows = try evaluateTasks(engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
             print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
             var log = ""

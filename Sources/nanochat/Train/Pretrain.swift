@@ -39,6 +39,16 @@ func installStopHandler() {
 
 struct PretrainResult { var step: Int; var totalSteps: Int; var lastLoss: Float; var valBPB: Double?; var interrupted: Bool }
 
+/// --ratio: the steps that train on `ratio` × params tokens (nanochat's Chinchilla-style budget), at least 1.
+func stepsForRatio(_ ratio: Double, params: Int, tokensPerStep: Int) -> Int {
+    max(1, Int(ratio * Double(params) / Double(tokensPerStep)))
+}
+
+/// --minutes: the total steps that fit in `minutes` at the measured speed, never fewer than one more step.
+func stepsThatFit(minutes: Double, secondsPerStep: Double, done: Int) -> Int {
+    max(done + 1, Int(minutes * 60 / secondsPerStep))
+}
+
 /// Prompts for the samples printed at each evaluation.
 let samplePrompts = ["ROMEO:\n", "To be, or not to be", "KING HENRY V:\nOnce more", "The king"]
 
@@ -76,7 +86,7 @@ func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S
     let say = { (s: String) in if !o.quiet { progress.log(s) } }
 
     var step = 0, totalSteps = o.steps ?? 0
-    if let r = o.ratio { totalSteps = max(1, Int(r * Double(config.numParams) / Double(o.totalBatchTokens))) }
+    if let r = o.ratio { totalSteps = stepsForRatio(r, params: config.numParams, tokensPerStep: o.totalBatchTokens) }
     if o.resume {
         let meta = try Checkpoint.load(into: model, optimizer: opt, from: outDir)
         guard meta["tokenizer_hash"] == tok.hash else {
@@ -156,7 +166,7 @@ func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S
         if step > 1 || o.resume { trainTime += dt; timedSteps += 1 }
         // --minutes: fix the number of steps once a few steps have been timed.
         if let m = o.minutes, totalSteps == 0, timedSteps >= 3 {
-            totalSteps = max(step + 1, Int(m * 60 / (trainTime / Double(timedSteps))))
+            totalSteps = stepsThatFit(minutes: m, secondsPerStep: trainTime / Double(timedSteps), done: step)
             schedule.totalSteps = totalSteps
             say("\(name): \(String(format: "%.2f", trainTime / Double(timedSteps))) s/step -> \(totalSteps) steps fit in \(m) minutes")
         }
