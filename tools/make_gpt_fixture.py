@@ -15,8 +15,33 @@ tensors F32 little-endian:
   loss (1,), ce (B,T)
   grad.<param>       d loss / d param at the initial weights (autograd, float64)
   step_losses (4,)   loss before each of 3 optimizer steps and after the last
-  after.<param>      weights after the 3 optimizer steps
-  __metadata__       config and hyper-parameters (strings)
+  after.<param>      weights after the 3 optimizer steps (fixed learning rates
+                     lr_wte/lr_lm_head/lr_muon, weight_decay; no width scaling)
+  default.step_losses (4,), default.after.<param>
+                     the same 3 steps from the same weights and batch with Swift's
+                     default hyper-parameters (OptimizerHyper(): AdamW rates 0.2 for
+                     wte and 0.004 for lm_head, both times the width scale
+                     (C/768)^-0.5 = default_lr_scale; Muon 0.02; no weight decay;
+                     same betas, eps and momentum; lr multiplier 1)
+  __metadata__       config and hyper-parameters (strings; default_* for the second run)
+
+Cross-checked against nanochat's own code (tools/check_against_nanochat.py, once, against
+two checkouts of github.com/karpathy/nanochat, since no single commit has both our GPT and our
+Muon): 83dccc20aeab (2026-03-03, the newest whose gpt.py is our GPT once its resid/x0 lambdas,
+value embeddings and sliding windows are turned off) and f10bd751efb1 (2026-07-02, the newest
+whose Muon normalises by 1.01 and has no MuonEq/Muon+). Max relative errors, float64: logits
+6.2e-16, per-token cross-entropy 3.3e-16, weighted loss 0, gradients 1.5e-15 (the fixture's
+weights) and 1.1e-15 (all-ones weights, nanochat's mean loss); against this fixture's float32
+tensors: logits 1.0e-7, gradients 7.7e-7; nanochat as shipped in float32 (bf16 rotary tables at
+that commit) against this reference fed the same tables: logits 2.8e-7, gradients 6.2e-7.
+Polar Express of every block gradient 2.2e-16 (f10bd751; 2.4e-16 at 83dccc20 with its 1.02);
+MuonAdamW, 3 steps, lr*max(1, rows/cols)^0.5 with Nesterov 0.95, NorMuon off: 9.9e-14; AdamW
+5.3e-15; the AdamW width scale (C/768)^-0.5 exact; nanochat's model + setup_optimizer for the 3
+default steps: weights 1.9e-14, losses 4.1e-16 (at 83dccc20's 1.02). Differences: nanochat's
+Muon also applies NorMuon variance reduction after the orthogonalisation (since 2026-01-11;
+beta2 0.95, 0.9 since 2026-03-09), which ours, as DESIGN.md section 3, lacks (after 3 steps the
+updates differ by 0.7 of their largest entry, same Frobenius norm); its normalisation factor was
+1.02 before 2026-03-09 (a 0.11 relative change of the orthogonalised update here).
 
 The file is written by a small writer of our own (sorted header keys) rather
 than safetensors.torch.save_file, because the library serialises
@@ -91,6 +116,33 @@ PARAM_SEED = 1337
 DATA_SEED = 42
 LM_HEAD_STD_GAIN = 3.0  # lm_head std = gain/sqrt(C): logits of O(1..10) so the soft-cap matters
 
+# The second optimizer run ("default."): Swift's default hyper-parameters, OptimizerHyper() in
+# Sources/nanochat/Optim/Optimizer.swift (scaleByWidth true: the AdamW rates of wte and lm_head times
+# (C/768)^-0.5; Muon's rate unscaled; no weight decay). Betas/eps as above (AdamWHyper in AdamW.swift),
+# same momentum, lr multiplier 1, same initial weights and batch.
+DEFAULT_LR_WTE = 0.2
+DEFAULT_LR_LM_HEAD = 0.004
+DEFAULT_LR_MUON = 0.02
+DEFAULT_WEIGHT_DECAY = 0.0
+
+
+def width_scale(cfg):
+    """Optimizer.widthScale: (C/768)^-0.5, as nanochat's setup_optimizers (dmodel_lr_scale)."""
+    return (cfg["n_embd"] / 768) ** -0.5
+
+
+def fixed_hyper(cfg):
+    """The first run: fixed rates, no width scaling (the Swift test sets scaleByWidth: false)."""
+    return dict(lr_wte=LR_WTE, lr_lm_head=LR_LM_HEAD, lr_muon=LR_MUON, weight_decay=WEIGHT_DECAY)
+
+
+def default_hyper(cfg):
+    """The second run: Swift's OptimizerHyper() defaults, width scaling included."""
+    s = width_scale(cfg)
+    return dict(lr_wte=DEFAULT_LR_WTE * s, lr_lm_head=DEFAULT_LR_LM_HEAD * s, lr_muon=DEFAULT_LR_MUON,
+                weight_decay=DEFAULT_WEIGHT_DECAY)
+
+POLAR_NORM_FACTOR = 1.01  # X = G / (|G|_F * 1.01 + 1e-6) before the iterations (nanochat since 2026-03-09; 1.02 before)
 POLAR_EXPRESS = [
     (8.156554524902461, -22.48329292557795, 15.878769915207462),
     (4.042929935166739, -2.808917465908714, 0.5000178451051316),
@@ -241,7 +293,7 @@ class AdamW:
 
 
 def polar_express(g):
-    X = g / (torch.linalg.matrix_norm(g) * 1.01 + 1e-6)
+    X = g / (torch.linalg.matrix_norm(g) * POLAR_NORM_FACTOR + 1e-6)
     rows, cols = X.shape
     for a, b, c in POLAR_EXPRESS:
         if rows > cols:
@@ -270,15 +322,15 @@ class Muon:
         return p - self.lr * max(1.0, rows / cols) ** 0.5 * X
 
 
-def make_optimizers(names):
+def make_optimizers(names, hp):
     opts = {}
     for n in names:
         if n == "transformer.wte.weight":
-            opts[n] = AdamW(LR_WTE, WEIGHT_DECAY)
+            opts[n] = AdamW(hp["lr_wte"], hp["weight_decay"])
         elif n == "lm_head.weight":
-            opts[n] = AdamW(LR_LM_HEAD, WEIGHT_DECAY)
+            opts[n] = AdamW(hp["lr_lm_head"], hp["weight_decay"])
         elif n.startswith("transformer.h."):
-            opts[n] = Muon(LR_MUON, MOMENTUM)
+            opts[n] = Muon(hp["lr_muon"], MOMENTUM)
         else:
             raise ValueError(n)
     return opts
@@ -379,8 +431,8 @@ def safetensors_bytes(tensors, metadata):
     return struct.pack("<Q", len(hjson)) + hjson + b"".join(blobs)
 
 
-def run_steps(params, idx, targets, weights, cfg):
-    opts = make_optimizers(params)
+def run_steps(params, idx, targets, weights, cfg, hp):
+    opts = make_optimizers(params, hp)
     cur = dict(params)
     step_losses = []
     for _ in range(STEPS):
@@ -397,7 +449,7 @@ def float32_drift(params, idx, targets, weights, cfg, ref):
     p32 = {n: p.to(torch.float32) for n, p in params.items()}
     logits, _, loss = forward(p32, idx, targets, weights, cfg)
     _, grads = loss_and_grads(p32, idx, targets, weights, cfg)
-    step_losses, after = run_steps(p32, idx, targets, weights, cfg)
+    step_losses, after = run_steps(p32, idx, targets, weights, cfg, fixed_hyper(cfg))
     print("float32 run of the same code vs this float64 reference (max abs diff):")
     print(f"  logits {(logits.double() - ref['logits']).abs().max().item():.2e}  "
           f"loss {abs(loss.item() - ref['loss'].item()):.2e}  "
@@ -405,7 +457,19 @@ def float32_drift(params, idx, targets, weights, cfg, ref):
     gd = max(((grads[n].double() - ref['grad.' + n]).abs().max() / ref['grad.' + n].abs().max()).item()
              for n in params)
     ad = max((after[n].double() - ref['after.' + n]).abs().max().item() for n in params)
-    print(f"  grads (relative to each tensor's max |grad|) {gd:.2e}  after-step weights {ad:.2e}")
+    rd = max(((after[n].double() - ref['after.' + n]).abs().max() / ref['after.' + n].abs().max()).item()
+             for n in params)
+    print(f"  grads (relative to each tensor's max |grad|) {gd:.2e}  after-step weights {ad:.2e} "
+          f"(relative to each tensor's max |w| {rd:.2e})")
+    # the default-hyper-parameter run (width-scaled AdamW rates): absolute and relative to each
+    # tensor's max |w| (the Swift test's relErr)
+    step_losses, after = run_steps(p32, idx, targets, weights, cfg, default_hyper(cfg))
+    dl = max(abs(a - b) for a, b in zip(step_losses, ref['default.step_losses'].tolist()))
+    ad = max((after[n].double() - ref['default.after.' + n]).abs().max().item() for n in params)
+    rd = max(((after[n].double() - ref['default.after.' + n]).abs().max()
+              / ref['default.after.' + n].abs().max()).item() for n in params)
+    print(f"  default run (lr scale {width_scale(cfg):.6f}): step_losses {dl:.2e}  "
+          f"after-step weights {ad:.2e} (relative to each tensor's max |w| {rd:.2e})")
 
 
 def build(cfg, run_fd=True):
@@ -425,14 +489,18 @@ def build(cfg, run_fd=True):
         finite_difference_check(params, grads, idx, targets, weights, cfg)
         optimizer_self_checks()
 
-    step_losses, cur = run_steps(params, idx, targets, weights, cfg)
+    step_losses, cur = run_steps(params, idx, targets, weights, cfg, fixed_hyper(cfg))
     print("step_losses", [f"{v:.10f}" for v in step_losses])
+    default_losses, default_cur = run_steps(params, idx, targets, weights, cfg, default_hyper(cfg))
+    assert default_losses[0] == step_losses[0]
+    print(f"default.step_losses (lr scale {width_scale(cfg):.6f})", [f"{v:.10f}" for v in default_losses])
 
     tensors = {}
     for n, p in params.items():
         tensors[n] = p
         tensors["grad." + n] = grads[n]
         tensors["after." + n] = cur[n]
+        tensors["default.after." + n] = default_cur[n]
     tensors["inputs"] = idx.to(DT)
     tensors["targets"] = targets.to(DT)
     tensors["weights"] = weights
@@ -440,6 +508,7 @@ def build(cfg, run_fd=True):
     tensors["loss"] = loss.reshape(1)
     tensors["ce"] = ce
     tensors["step_losses"] = torch.tensor(step_losses, dtype=DT)
+    tensors["default.step_losses"] = torch.tensor(default_losses, dtype=DT)
 
     if run_fd:
         float32_drift(params, idx, targets, weights, cfg, tensors)
@@ -451,6 +520,9 @@ def build(cfg, run_fd=True):
         "softcap": repr(SOFTCAP), "rope_base": repr(ROPE_BASE), "steps": str(STEPS),
         "adam_beta1": repr(ADAM_BETAS[0]), "adam_beta2": repr(ADAM_BETAS[1]), "adam_eps": repr(ADAM_EPS),
         "param_seed": str(PARAM_SEED), "data_seed": str(DATA_SEED),
+        "default_lr_scale": repr(width_scale(cfg)), "default_lr_wte": repr(DEFAULT_LR_WTE),
+        "default_lr_lm_head": repr(DEFAULT_LR_LM_HEAD), "default_lr_muon": repr(DEFAULT_LR_MUON),
+        "default_weight_decay": repr(DEFAULT_WEIGHT_DECAY),
         "torch_version": torch.__version__.split("+")[0],
         "generator": "tools/make_gpt_fixture.py",
     })

@@ -52,6 +52,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let ids = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { Int($0)! }
         let tok = try Tokenizer.load(from: dir + "/tokenizer")
+        XCTAssertEqual(tok.vocabSize, 512, "--vocab-size counts the merges, the bytes and the special tokens")
         XCTAssertEqual(tok.decode(ids), "Friends, Romans, countrymen, lend me your ears;\n")
         // A shard with a vocab too small for it.
         let bin = dir + "/x.bin"

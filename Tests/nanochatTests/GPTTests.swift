@@ -37,19 +37,21 @@ final class GPTTests: XCTestCase {
         let weights = t["weights"]!.data
         model.zeroGrad()
         let loss = model.forward(inputs, targets, weights, B: B, T: T)
-        // Forward: logits and loss to ~1e-5 relative.
+        // Tolerances are about 10x the errors observed (printed below): float32 against float64.
+        // Forward: logits (observed 4.4e-7) and loss (9e-8).
         let logitErr = relErr(model.lastLogits, t["logits"]!.data)
-        XCTAssertLessThan(logitErr, 1e-5, "logits differ from PyTorch")
-        XCTAssertEqual(Double(loss), Double(t["loss"]!.data[0]), accuracy: 1e-5 * abs(Double(t["loss"]!.data[0])))
+        XCTAssertLessThan(logitErr, 3e-6, "logits differ from PyTorch")
+        let lossErr = abs(Double(loss) - Double(t["loss"]!.data[0])) / abs(Double(t["loss"]!.data[0]))
+        XCTAssertLessThan(lossErr, 3e-6, "loss differs from PyTorch")
         model.backward()
-        // Backward: every parameter's gradient to ~1e-4 relative to the tensor's largest entry.
+        // Backward: every parameter's gradient relative to the tensor's largest entry (observed 7.0e-7).
         var worst = 0.0
         for p in model.tensors {
             let e = relErr(model.grads + p.offset, t["grad." + p.name]!.data)
             worst = max(worst, e)
-            XCTAssertLessThan(e, 1e-4, "gradient of \(p.name)")
+            XCTAssertLessThan(e, 6e-6, "gradient of \(p.name)")
         }
-        print("PyTorch fixture: logits rel err \(logitErr), worst gradient rel err \(worst)")
+        print("PyTorch fixture: logits rel err \(logitErr), loss rel err \(lossErr), worst gradient rel err \(worst)")
 
         // Three optimizer steps on the same batch, with the fixture's fixed learning rates.
         let hyper = OptimizerHyper(embeddingLR: Float(meta["lr_wte"]!)!, unembeddingLR: Float(meta["lr_lm_head"]!)!,
@@ -64,11 +66,49 @@ final class GPTTests: XCTestCase {
             losses.append(model.forward(inputs, targets, weights, B: B, T: T))
             model.backward()
         }
-        for (a, e) in zip(losses, expected) { XCTAssertEqual(Double(a), Double(e), accuracy: 1e-4 * max(1, abs(Double(e)))) }
+        let stepErr = zip(losses, expected).map { abs(Double($0) - Double($1)) / abs(Double($1)) }.max()!
+        var weightErr = 0.0
         for p in model.tensors {
-            XCTAssertLessThan(relErr(model.params + p.offset, t["after." + p.name]!.data), 1e-4, "weights after 3 steps: \(p.name)")
+            let e = relErr(model.params + p.offset, t["after." + p.name]!.data)
+            weightErr = max(weightErr, e)
+            XCTAssertLessThan(e, 7e-5, "weights after 3 steps: \(p.name)")  // observed 7.4e-6
         }
-        print("PyTorch fixture: step losses \(losses) vs \(expected)")
+        XCTAssertLessThan(stepErr, 4e-6, "step losses \(losses) vs \(expected)")
+        print("PyTorch fixture: step losses rel err \(stepErr), weights after 3 steps rel err \(weightErr)")
+    }
+
+    /// The optimizer as every real run uses it: the default rates, AdamW's scaled by (C/768)^-0.5.
+    func testDefaultOptimizerPathMatchesPyTorch() throws {
+        let (model, t, meta) = try fixtureModel()
+        let B = Int(meta["batch"]!)!, T = Int(meta["sequence_len"]!)!
+        let d = OptimizerHyper()
+        XCTAssertEqual(Float(meta["default_lr_wte"]!), d.embeddingLR, "the fixture was made with other defaults")
+        XCTAssertEqual(Float(meta["default_lr_lm_head"]!), d.unembeddingLR)
+        XCTAssertEqual(Float(meta["default_lr_muon"]!), d.matrixLR)
+        XCTAssertEqual(Float(meta["default_weight_decay"]!), d.weightDecay)
+        let opt = Optimizer(model: model)
+        XCTAssertEqual(Double(opt.widthScale), Double(meta["default_lr_scale"]!)!, accuracy: 1e-6)
+        let inputs = t["inputs"]!.data.map { Int32($0) }, targets = t["targets"]!.data.map { Int32($0) }
+        let weights = t["weights"]!.data
+        var losses: [Float] = []
+        for _ in 0..<3 {
+            model.zeroGrad()
+            losses.append(model.forward(inputs, targets, weights, B: B, T: T))
+            model.backward()
+            opt.update(lrMultiplier: 1, momentum: Float(meta["momentum"]!)!)
+        }
+        losses.append(model.forward(inputs, targets, weights, B: B, T: T))
+        let expected = t["default.step_losses"]!.data
+        // Observed: losses 4.8e-7 absolute (they pass through zero, so absolute), weights 8.8e-6 relative.
+        let lossErr = zip(losses, expected).map { abs(Double($0) - Double($1)) }.max()!
+        XCTAssertLessThan(lossErr, 5e-6, "step losses \(losses) vs \(expected)")
+        var worst = 0.0
+        for p in model.tensors {
+            let e = relErr(model.params + p.offset, t["default.after." + p.name]!.data)
+            worst = max(worst, e)
+            XCTAssertLessThan(e, 1e-4, "weights after 3 default steps: \(p.name)")
+        }
+        print("PyTorch fixture, default optimizer: step losses abs err \(lossErr), weights rel err \(worst)")
     }
 
     func testWholeModelFiniteDifferences() throws {
@@ -120,6 +160,20 @@ final class GPTTests: XCTestCase {
                 if i == j { XCTAssertEqual(d, 1, accuracy: 0.35) } else { XCTAssertEqual(d, 0, accuracy: 0.2) }
             }
         }
+    }
+
+    func testPostTrainingRatesAreScaled() throws {
+        let d = OptimizerHyper(), h = OptimizerHyper.scaled(by: 0.1)
+        XCTAssertEqual(h.embeddingLR, d.embeddingLR * 0.1)
+        XCTAssertEqual(h.unembeddingLR, d.unembeddingLR * 0.1)
+        XCTAssertEqual(h.matrixLR, d.matrixLR * 0.1)
+        XCTAssertEqual(h.weightDecay, 0)
+        XCTAssertTrue(h.scaleByWidth)
+        // mid-train and chat-sft hand --lr-scale to the optimizer.
+        let stage = try StageOptions.parse(["--lr-scale", "0.5", "--steps", "7", "--batch-size", "3"])
+        let o = stage.trainOptions(stage: "sft", from: "x", seqLen: 32, warmStart: true)
+        XCTAssertEqual(o.hyper, .scaled(by: 0.5))
+        XCTAssertEqual(o.steps, 7); XCTAssertEqual(o.batchSize, 3); XCTAssertEqual(o.totalBatchTokens, 96)
     }
 
     func testSchedule() {

@@ -110,6 +110,34 @@ final class PretrainTests: XCTestCase {
         assertUserError(["empty"]) { _ = try pretrain(tokenizer: tok, train: [], val: tokens, outDir: Fixtures.tempDir("empty"), options: options(steps: 1)) }
     }
 
+    /// A batch source whose weights turn NaN at a given pass: the loss becomes NaN there.
+    struct PoisonedSource: BatchSource {
+        var inner: DataLoader
+        var poisonAt: Int
+        var passes = 0
+        var rowsProduced: Int { inner.rowsProduced }
+        mutating func skip(rows: Int) { inner.skip(rows: rows) }
+        mutating func nextBatch(B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+                                weights: UnsafeMutablePointer<Float>) -> Bool {
+            inner.nextBatch(B: B, inputs: inputs, targets: targets)
+            passes += 1
+            weights.update(repeating: passes >= poisonAt ? .nan : 1, count: B * inner.T)
+            return true
+        }
+    }
+
+    func testDivergenceStopsWithAnErrorAndKeepsTheLastCheckpoint() throws {
+        let dir = Fixtures.tempDir("diverge")
+        var o = options(steps: 6)
+        o.evalEvery = 0
+        // Two passes per step: the loss of step 3 (passes 5 and 6) is NaN; step 2 was saved.
+        var source = PoisonedSource(inner: try DataLoader(tokens: try shard(), bos: tok.bosId, T: o.seqLen, seed: o.seed), poisonAt: 5)
+        assertUserError(["training diverged", "step 3"]) {
+            _ = try trainStage(tokenizer: tok, source: &source, val: [], outDir: dir, options: o)
+        }
+        XCTAssertEqual(try Checkpoint.inspect(dir).1["step"], "2", "the last good checkpoint is kept")
+    }
+
     func testBitsPerByteByHand() throws {
         // bpb = nats / ln 2 / bytes over the targets; special-token targets (a bos every 10 tokens here)
         // count neither nats nor bytes. The expectation is built row by row from unweighted forward passes.

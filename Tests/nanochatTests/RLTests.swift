@@ -81,5 +81,10 @@ final class RLTests: XCTestCase {
         for k in full.keys { XCTAssertEqual(full[k]!.data, resumed[k]!.data, "\(k) differs after resume") }
         XCTAssertNotEqual(try Safetensors.read(dir + "/sft/model.safetensors").tensors["lm_head.weight"]!.data, full["lm_head.weight"]!.data,
                           "the run trained")
+        // The learning rate decays linearly to 0 over the steps (nanochat's RL): 1, 2/3, 1/3.
+        let lines = try String(contentsOfFile: dir + "/full/log.jsonl", encoding: .utf8).split(separator: "\n")
+        let lrs = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["lr"] as? Double }
+        XCTAssertEqual(lrs.count, 3)
+        for (a, b) in zip(lrs, [1, 2.0 / 3, 1.0 / 3]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 }

@@ -149,6 +149,21 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(tickLabel(1000, [0, 500, 1000]), "1000")
     }
 
+    func testPlotDirection() {
+        // Larger y is drawn higher (smaller SVG y), larger x further right; the points stay in the plot area.
+        var plot = SVGPlot(title: "t", xLabel: "x", yLabel: "y")
+        plot.series = [.init(name: "rising", points: [(0, 1), (5, 3), (10, 2)])]
+        let svg = plot.render()
+        let attr = try? XCTUnwrap(svg.range(of: "points=\"[^\"]*\"", options: .regularExpression))
+        let pts = attr.map { svg[$0].dropFirst(8).dropLast().split(separator: " ").map { $0.split(separator: ",").map { Double($0)! } } } ?? []
+        XCTAssertEqual(pts.count, 3)
+        guard pts.count == 3 else { return }
+        XCTAssertLessThan(pts[0][0], pts[1][0]); XCTAssertLessThan(pts[1][0], pts[2][0])
+        XCTAssertGreaterThan(pts[0][1], pts[2][1], "y = 1 is below y = 2")
+        XCTAssertGreaterThan(pts[2][1], pts[1][1], "y = 2 is below y = 3")
+        for p in pts { XCTAssertTrue((0...plot.width).contains(p[0]) && (0...plot.height).contains(p[1])) }
+    }
+
     func testPlotEdgeCases() {
         var plot = SVGPlot(title: "a <b> & \"c\"", xLabel: "x", yLabel: "y")
         plot.series = [

@@ -30,6 +30,65 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(failures, 0, "\(failures) of \(cases.count) split cases differ from Python's regex")
     }
 
+    func testContractionsSplitOff() {
+        // The pattern's first branch: 's 'd 'm 't 'll 've 're, any case, split from what follows.
+        let chunks = { (s: String) in splitChunks(Array(s.utf8)).map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(chunks("'tis"), ["'t", "is"])
+        XCTAssertEqual(chunks("I'M"), ["I", "'M"])
+        XCTAssertEqual(chunks("we'LL they've"), ["we", "'LL", " they", "'ve"])
+        XCTAssertEqual(chunks("she'd"), ["she", "'d"])
+    }
+
+    // MARK: Against rustbpe and tiktoken (fixtures/bpe_reference.json, tools/make_tokenizer_fixture.py)
+
+    /// The fixture: rustbpe's 300 merges on the first 29,989 bytes of macbeth.txt, and tiktoken's ids of 55
+    /// varied texts under that vocab and under a reordering of the same merges.
+    func bpeFixture() throws -> [String: Any] {
+        try XCTUnwrap(Fixtures.json("bpe_reference.json") as? [String: Any])
+    }
+
+    func testTrainerMatchesRustbpe() throws {
+        let f = try bpeFixture()
+        XCTAssertEqual(f["pattern"] as? String, splitPattern, "fixture made with another pattern")
+        let corpus = try XCTUnwrap(f["corpus"] as? [String: Any])
+        let text = try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent(try XCTUnwrap(corpus["file"] as? String)))
+        let doc = [UInt8](text.prefix(try XCTUnwrap(corpus["bytes"] as? Int)))
+        let pairs = try XCTUnwrap(f["pairs"] as? [[Int]])
+        let merges = trainBPE(countChunks([doc]), numMerges: pairs.count)
+        XCTAssertEqual(merges.count, pairs.count)
+        let ours: [[Int]] = merges.map { m in [Int(m.0), Int(m.1)] }
+        let first = ours.indices.first { (i: Int) -> Bool in ours[i] != pairs[i] }
+        XCTAssertNil(first, "our merge \(first.map { 256 + $0 } ?? 0) differs from rustbpe's")
+        // The bytes of every merged token, as rustbpe's mergeable ranks give them.
+        let tok = Tokenizer(merges: merges)
+        let bytes = try XCTUnwrap(f["merges"] as? [String]).map { [UInt8](Data(base64Encoded: $0)!) }
+        XCTAssertEqual(Array(tok.vocab[256...]), bytes)
+    }
+
+    func testEncodeMatchesTiktoken() throws {
+        let f = try bpeFixture()
+        let toPairs = { (a: [[Int]]) in a.map { (UInt32($0[0]), UInt32($0[1])) } }
+        let trained = Tokenizer(merges: toPairs(try XCTUnwrap(f["pairs"] as? [[Int]])))
+        let reorderedInfo = try XCTUnwrap(f["reordered"] as? [String: Any])
+        let reordered = Tokenizer(merges: toPairs(try XCTUnwrap(reorderedInfo["pairs"] as? [[Int]])))
+        let cases = try XCTUnwrap(f["cases"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 40)
+        var failures = 0
+        for c in cases {
+            let text = try XCTUnwrap(c["text"] as? String), name = c["name"] as? String ?? "?"
+            for (tok, key) in [(trained, "ids"), (reordered, "ids_reordered")] {
+                let want = try XCTUnwrap(c[key] as? [Int])
+                let got = tok.encode(text)
+                if got != want {
+                    failures += 1
+                    if failures <= 5 { XCTFail("\(name) (\(key)): tiktoken \(want.prefix(16)), ours \(got.prefix(16))") }
+                }
+                XCTAssertEqual(tok.decode(got), text)
+            }
+        }
+        XCTAssertEqual(failures, 0, "\(failures) encodings differ from tiktoken's")
+    }
+
     // MARK: Training
 
     func testTrainingByHand() {
@@ -194,6 +253,7 @@ final class TokenizerTests: XCTestCase {
         try TokenShard.write(tokens, to: path)
         XCTAssertEqual(try TokenShard.read(path, vocabSize: 1024).map(Int.init), tokens)
         assertUserError(["another tokenizer"]) { _ = try TokenShard.read(path, vocabSize: 512) }
+        assertUserError(["token id 1023", "vocab size is 1023"]) { _ = try TokenShard.read(path, vocabSize: 1023) }
         assertUserError(["not found"]) { _ = try TokenShard.read(dir + "/missing.bin", vocabSize: 1024) }
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count - 2).write(to: URL(fileURLWithPath: path))

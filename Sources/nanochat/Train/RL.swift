@@ -170,7 +170,7 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
         rewardSum += reward; rewardCount += 1
         smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
         let tps = Double(sampled) / sampleTime
-        log.write(Data("{\"step\":\(step),\"reward\":\(reward),\"loss\":\(loss),\"tok_per_s\":\(Int(tps)),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
+        log.write(Data("{\"step\":\(step),\"reward\":\(reward),\"loss\":\(loss),\"lr\":\(lrm),\"tok_per_s\":\(Int(tps)),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
         if !o.quiet {
             let perStep = (now() - start) / Double(rewardCount)
             progress.show(String(format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
