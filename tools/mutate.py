@@ -252,7 +252,15 @@ def sync_scratch(scratch, copy_build=True, say=print):
     manifest.write_text("\n".join(files) + "\n", encoding="utf-8")
     if copy_build and not (scratch / ".build").exists() and (REPO / ".build").is_dir():
         say(f"mutate: copying {REPO / '.build'} into the scratch copy once (saves fetching dependencies)")
-        shutil.copytree(REPO / ".build", scratch / ".build", symlinks=True, ignore_dangling_symlinks=True)
+        # Only the fetched dependencies: compiled modules remember their absolute paths (clang's module
+        # cache refuses to load from a moved folder), so the scratch copy compiles its own.
+        (scratch / ".build").mkdir()
+        for name in ("checkouts", "repositories", "workspace-state.json"):
+            src = REPO / ".build" / name
+            if src.is_dir():
+                shutil.copytree(src, scratch / ".build" / name, symlinks=True, ignore_dangling_symlinks=True)
+            elif src.exists():
+                shutil.copy2(src, scratch / ".build" / name)
         fix_symlinks(scratch / ".build", REPO / ".build", scratch / ".build")
     return copied
 

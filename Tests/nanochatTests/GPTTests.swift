@@ -147,6 +147,23 @@ final class GPTTests: XCTestCase {
         XCTAssertEqual(config.flopsPerToken, 6 * Double(config.matmulParams) + 12 * 2 * 128 * 16)
     }
 
+    func testLogProbsAreTheLogSoftmaxOfTheLogits() {
+        let config = GPTConfig(sequenceLen: 6, vocabSize: 13, nLayer: 1, nHead: 2, nKvHead: 1, nEmbd: 16)
+        let model = GPT(config: config, maxBatch: 2, seed: 3)
+        var rng = RNG(seed: 5)
+        for i in 0..<model.numParams { model.params[i] = (2 * rng.uniform() - 1) * 0.5 }
+        let inputs = (0..<12).map { _ in Int32(rng.int(13)) }, targets = (0..<12).map { _ in Int32(rng.int(13)) }
+        let lp = model.logProbs(inputs, targets, B: 2, T: 6)
+        model.forward(inputs, nil, B: 2, T: 6)
+        for n in 0..<12 {
+            let row = (0..<13).map { Double(model.lastLogits[n * 13 + $0]) }
+            let lse = log(row.map { exp($0 - row.max()!) }.reduce(0, +)) + row.max()!
+            XCTAssertEqual(Double(lp[n]), row[Int(targets[n])] - lse, accuracy: 1e-5)
+        }
+        // Their sum is minus the loss times the token count.
+        XCTAssertEqual(Double(lp.reduce(0, +)), -Double(model.forward(inputs, targets, B: 2, T: 6)) * 12, accuracy: 1e-3)
+    }
+
     func testMuonOrthogonalises() {
         // After Polar Express the update's singular values are near 1: X·Xᵀ ≈ I for a wide matrix.
         let rows = 8, cols = 16

@@ -25,10 +25,10 @@ final class InferenceTests: XCTestCase {
         let cache = KVCache(config: model.config, rows: 1)
         var cached: [Float] = []
         let prefill = 5
-        let p = Array(tokens[..<prefill]).withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prefill, cache: cache) }
+        let p = model.forward(Array(tokens[..<prefill]), B: 1, T: prefill, cache: cache)
         cached += UnsafeBufferPointer(start: p, count: prefill * V)
         for t in prefill..<n {
-            let q = [tokens[t]].withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: 1, cache: cache) }
+            let q = model.forward([tokens[t]], B: 1, T: 1, cache: cache)
             cached += UnsafeBufferPointer(start: q, count: V)
         }
         let scale = full.map { abs($0) }.max()!
@@ -42,9 +42,9 @@ final class InferenceTests: XCTestCase {
         let V = model.config.vocabSize
         let prompt: [Int32] = [3, 1, 4, 1, 5]
         let cache = KVCache(config: model.config, rows: 2)
-        _ = prompt.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prompt.count, cache: cache) }
+        _ = model.forward(prompt, B: 1, T: prompt.count, cache: cache)
         cache.broadcastRowZero()
-        let p = [Int32(9), Int32(2)].withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 2, Tn: 1, cache: cache) }
+        let p = model.forward([Int32(9), Int32(2)], B: 2, T: 1, cache: cache)
         let batched = Array(UnsafeBufferPointer(start: p, count: 2 * V))
         for (r, next) in [Int32(9), Int32(2)].enumerated() {
             model.forward(prompt + [next], nil, B: 1, T: prompt.count + 1)

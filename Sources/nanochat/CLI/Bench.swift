@@ -99,7 +99,7 @@ func measureInference(_ model: GPT) -> (Double, Double) {
     var rng = RNG(seed: 3)
     let prompt = (0..<(T / 2)).map { _ in Int32(rng.int(V)) }
     let t0 = now()
-    var logits = prompt.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: prompt.count, cache: cache) }
+    var logits = model.forward(prompt, B: 1, T: prompt.count, cache: cache)
         + (prompt.count - 1) * V
     let t1 = now()
     var next = [Int32](repeating: 0, count: 1)
@@ -108,7 +108,7 @@ func measureInference(_ model: GPT) -> (Double, Double) {
         var best = 0
         for v in 1..<V where logits[v] > logits[best] { best = v }
         next[0] = Int32(best)
-        logits = next.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: 1, cache: cache) }
+        logits = model.forward(next, B: 1, T: 1, cache: cache)
     }
     let t2 = now()
     return (Double(prompt.count) / (t1 - t0), Double(steps) / (t2 - t1))

@@ -46,8 +46,7 @@ final class Engine {
         var start = 0
         while start < ids.count {
             let part = ids[start..<min(ids.count, start + chunk)].map { Int32($0) }
-            logits = part.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: 1, Tn: part.count, cache: cache) }
-                + (part.count - 1) * model.config.vocabSize
+            logits = model.forward(part, B: 1, T: part.count, cache: cache) + (part.count - 1) * model.config.vocabSize
             start += part.count
         }
         cached += ids
@@ -105,7 +104,7 @@ final class Engine {
             }
             if done.allSatisfy({ $0 }) { break }
             // One decode step for every row (finished rows repeat their last token; it is ignored).
-            let p = step.withUnsafeBufferPointer { model.forwardCached($0.baseAddress!, B: samples, Tn: 1, cache: cache) }
+            let p = model.forward(step, B: samples, T: 1, cache: cache)
             for r in 0..<samples {
                 rowLogits = [Float](UnsafeBufferPointer(start: p + r * V, count: V))
                 logits[r] = rowLogits

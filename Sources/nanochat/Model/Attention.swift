@@ -107,3 +107,37 @@ func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
         }
     }
 }
+
+/// Attention of T new queries per row over a KV cache that already holds their keys and values
+/// (positions 0 ..< pos0+T; query t sees 0 ... pos0+t): the decode and prefill path of `GPT.forward`.
+/// One task per (b, h); `scores` is scratch of (B·NH, maxLen).
+func cachedAttentionForward(_ y: UnsafeMutablePointer<Float>,       // (B, T, NH, hs)
+                            _ scores: UnsafeMutablePointer<Float>,  // (B·NH, maxLen) scratch
+                            _ q: UnsafePointer<Float>,              // (B, T, NH, hs)
+                            _ cache: KVCache, layer l: Int, pos0: Int,
+                            _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
+    let group = NH / NKV, scale = 1 / Float(hs).squareRoot()
+    let C = NH * hs, KC = NKV * hs
+    parallelRanges(B * NH, minChunk: 1) { r0, r1 in
+        for r in r0..<r1 {
+            let b = r / NH, h = r % NH
+            let g = h / group  // query head h reads kv head g
+            let keys = cache.keys(l, b) + g * hs, vals = cache.values(l, b) + g * hs
+            let s = scores + r * cache.maxLen
+            for t in 0..<T {
+                let qt = q + (b * T + t) * C + h * hs
+                let len = pos0 + t + 1
+                var mx = -Float.infinity
+                for t2 in 0..<len {
+                    let x = dot(qt, keys + t2 * KC, hs) * scale
+                    s[t2] = x
+                    mx = max(mx, x)
+                }
+                let inv = 1 / expShiftInPlace(s, len, mx)
+                let yt = y + (b * T + t) * C + h * hs
+                yt.update(repeating: 0, count: hs)
+                for t2 in 0..<len { axpy(yt, s[t2] * inv, vals + t2 * KC, hs) }
+            }
+        }
+    }
+}

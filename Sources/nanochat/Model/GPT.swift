@@ -57,9 +57,8 @@ final class GPT {
     // Activations: one slab, carved once for (maxBatch, sequenceLen).
     let actSlab: UnsafeMutablePointer<Float>
     let actCount: Int
-    // Internal (not private) so the KV-cached forward in Inference/KVCache.swift can reuse them.
-    var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
-    var layers: [BlockActs] = []
+    private var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
+    private var layers: [BlockActs] = []
     private var dres, dln, dq, dk, dv, datty, dfca, dfch, attScratch: UnsafeMutablePointer<Float>
     let ropeCos, ropeSin: UnsafeMutablePointer<Float>
     // The batch of the last forward, kept for backward.
@@ -161,10 +160,19 @@ final class GPT {
 
     /// Runs the model on inputs (B, T). With targets, returns the weighted mean cross-entropy
     /// (weights nil = all 1; see softcapCrossEntropyForward); without, only computes logits and returns 0.
+    /// With a KV cache (nanochat's forward(idx, targets, kv_cache)), the T tokens of each row sit at
+    /// positions cache.length ..< +T, attend to everything the cache holds, and are added to it: one
+    /// pass serves training, evaluation, prefill and decode. lastLogits has the soft-capped logits.
     @discardableResult
     func forward(inputs inp: UnsafePointer<Int32>, targets tgt: UnsafePointer<Int32>?, weights w: UnsafePointer<Float>?,
-                 B: Int, T: Int) -> Float {
-        precondition(B >= 1 && B <= maxBatch && T >= 1 && T <= config.sequenceLen, "batch \(B)x\(T) exceeds the model's \(maxBatch)x\(config.sequenceLen)")
+                 B: Int, T: Int, cache: KVCache? = nil) -> Float {
+        precondition(B >= 1 && B <= maxBatch && T >= 1 && T <= config.sequenceLen,
+                     "batch \(B)x\(T) exceeds the model's \(maxBatch)x\(config.sequenceLen)")
+        let pos0 = cache?.length ?? 0
+        if let cache {
+            precondition(B <= cache.rows && pos0 + T <= cache.maxLen, "the KV cache holds \(cache.maxLen) positions")
+            precondition(tgt == nil, "a cached forward computes logits only")
+        }
         self.B = B; self.T = T
         let N = B * T, C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead
         let hs = config.headDim, V = config.vocabSize
@@ -190,11 +198,16 @@ final class GPT {
             timed(.matmul) { linearForward(a.q, a.ln1, P + bw.cq, N, C, C) }
             timed(.matmul) { linearForward(a.k, a.ln1, P + bw.ck, N, C, KC) }
             timed(.matmul) { linearForward(a.v, a.ln1, P + bw.cv, N, C, KC) }
-            timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs) }
-            timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs) }
+            timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs, pos0: pos0) }
+            timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs, pos0: pos0) }
             timed(.rmsnorm) { rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs) }
             timed(.rmsnorm) { rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs) }
-            timed(.attention) { attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
+            if let cache {
+                cache.store(layer: l, k: a.k, v: a.v, B: B, T: T)
+                timed(.attention) { cachedAttentionForward(a.atty, a.att, a.q, cache, layer: l, pos0: pos0, B, T, NH, NKV, hs) }
+            } else {
+                timed(.attention) { attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
+            }
             timed(.matmul) { linearForward(residual, a.atty, P + bw.attnProj, N, C, C, accumulate: true) }  // x += attn
             // mlp
             timed(.rmsnorm) { rmsNormForward(a.ln2, a.rstd2, residual, N, C) }
@@ -204,8 +217,16 @@ final class GPT {
         }
         timed(.rmsnorm) { rmsNormForward(lnf, rstdf, residual, N, C) }
         timed(.matmul) { linearForward(logits, lnf, P + lmHead, N, C, V) }
+        cache?.advance(T)
         return timed(.crossEntropy) { softcapCrossEntropyForward(losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
                                           w == nil ? nil : UnsafePointer(weights), N, V) }
+    }
+
+    /// log p(targets[n] | inputs up to n) for every position of a (B, T) batch: one forward, no gradient
+    /// (DPO and distillation score a policy, a frozen reference or a teacher with it).
+    func logProbs(_ inp: [Int32], _ tgt: [Int32], B: Int, T: Int) -> [Float] {
+        forward(inp, tgt, nil, B: B, T: T)
+        return (0..<(B * T)).map { -losses[$0] }
     }
 
     /// Convenience for arrays (tests, tools).
@@ -216,6 +237,12 @@ final class GPT {
                 forward(inputs: i.baseAddress!, targets: t, weights: ww, B: B, T: T)
             } }
         }
+    }
+
+    /// The cached forward for arrays: T new tokens per row through the cache; returns the logits (B·T, V).
+    func forward(_ inp: [Int32], B: Int, T: Int, cache: KVCache) -> UnsafePointer<Float> {
+        inp.withUnsafeBufferPointer { _ = forward(inputs: $0.baseAddress!, targets: nil, weights: nil, B: B, T: T, cache: cache) }
+        return lastLogits
     }
 
     // MARK: - Backward
