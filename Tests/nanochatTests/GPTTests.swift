@@ -206,3 +206,62 @@ final class GPTTests: XCTestCase {
         XCTAssertEqual(muonMomentum(1000), 0.95, accuracy: 1e-6)
     }
 }
+
+/// The parameter-group seam: frozen tensors get no gradient and no optimizer state, and stay bit-unchanged;
+/// the trainable ones take exactly the update they take when nothing is frozen.
+final class FreezeTests: XCTestCase {
+    func testFrozenTensorsAreUntouchedAndTheRestUpdateAsUnfrozen() throws {
+        let config = GPTConfig(sequenceLen: 8, vocabSize: 32, nLayer: 2, nHead: 2, nKvHead: 1, nEmbd: 16)
+        let inputs = (0..<16).map { Int32(($0 * 7) % 32) }, targets = (0..<16).map { Int32(($0 * 5 + 3) % 32) }
+        func model() -> GPT {
+            let m = GPT(config: config, maxBatch: 2, seed: 4)
+            var rng = RNG(seed: 8)
+            for i in 0..<m.numParams { m.params[i] = (2 * rng.uniform() - 1) * 0.3 }
+            return m
+        }
+        let isFrozen = { (t: ParamTensor) in t.name == "lm_head.weight" || t.name == "transformer.h.0.attn.c_q.weight" }
+        let free = model(), part = model()
+        part.freeze(where: isFrozen)
+        XCTAssertEqual(part.tensors.filter { !$0.trainable }.count, 2)
+        let before = Array(UnsafeBufferPointer(start: part.params, count: part.numParams))
+        let freeOpt = Optimizer(model: free), partOpt = Optimizer(model: part)
+        let frozenCount = part.tensors.filter(isFrozen).reduce(0) { $0 + $1.count }
+        XCTAssertEqual(partOpt.stateCount, part.numParams - frozenCount, "no optimizer state for frozen tensors")
+        XCTAssertEqual(freeOpt.stateCount, free.numParams)
+        for step in 0..<3 {
+            for (m, opt) in [(free, freeOpt), (part, partOpt)] {
+                m.zeroGrad()
+                m.forward(inputs, targets, B: 2, T: 8)
+                m.backward()
+                if step == 0 && m === part {
+                    for t in part.tensors where isFrozen(t) {
+                        XCTAssertTrue((0..<t.count).allSatisfy { part.grads[t.offset + $0] == 0 }, "no gradient for \(t.name)")
+                    }
+                }
+                opt.update(lrMultiplier: 1, momentum: 0.9)
+            }
+            for t in part.tensors {
+                let now = Array(UnsafeBufferPointer(start: part.params + t.offset, count: t.count))
+                if isFrozen(t) {
+                    XCTAssertEqual(now, Array(before[t.offset..<(t.offset + t.count)]), "\(t.name) moved while frozen")
+                } else if step == 0 {
+                    // After one step, every trainable tensor equals the unfrozen run's, bit for bit.
+                    XCTAssertEqual(now, Array(UnsafeBufferPointer(start: free.params + t.offset, count: t.count)), t.name)
+                } else {
+                    XCTAssertNotEqual(now, Array(before[t.offset..<(t.offset + t.count)]), "\(t.name) trains")
+                }
+            }
+        }
+        // A frozen model's optimizer state saves and loads through the checkpoint (trainable tensors only).
+        let dir = Fixtures.tempDir("frozen")
+        try Checkpoint.save(model: part, optimizer: partOpt, to: dir)
+        let again = model()
+        again.freeze(where: isFrozen)
+        let againOpt = Optimizer(model: again)
+        try Checkpoint.load(into: again, optimizer: againOpt, from: dir)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.expAvg, count: againOpt.stateCount)),
+                       Array(UnsafeBufferPointer(start: partOpt.expAvg, count: partOpt.stateCount)))
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.momentumBuffer, count: againOpt.stateCount)),
+                       Array(UnsafeBufferPointer(start: partOpt.momentumBuffer, count: partOpt.stateCount)))
+    }
+}

@@ -7,14 +7,20 @@
 // Initialisation (nanochat's, written down exactly): wte ~ N(0, 1); lm_head ~ N(0, 0.001);
 // c_q, c_k, c_v, c_fc ~ U(-s, s) with s = sqrt(3)/sqrt(C) (the std of N(0, 1/sqrt(C))); both c_proj = 0.
 
-/// One parameter tensor: nanochat's state_dict name, shape (rows = out_features, cols = in_features).
+/// Which optimizer updates a parameter tensor.
+enum OptimizerKind { case muon, adamw }
+
+/// One parameter tensor: nanochat's state_dict name, shape (rows = out_features, cols = in_features), and
+/// its parameter group: the optimizer that updates it, and whether it trains at all. A frozen tensor gets
+/// no gradient work in backward and no optimizer state (the seam LoRA adapters use).
 struct ParamTensor {
     let name: String
     let rows: Int, cols: Int
     let offset: Int
     var count: Int { rows * cols }
     /// Matrices inside the blocks get Muon; the embedding and the head get AdamW.
-    var isBlockMatrix: Bool { name.hasPrefix("transformer.h.") }
+    var optimizer: OptimizerKind { name.hasPrefix("transformer.h.") ? .muon : .adamw }
+    var trainable = true
 }
 
 /// Offsets of one block's weights in the parameter slab.
@@ -47,8 +53,10 @@ struct BlockActs {
 final class GPT {
     let config: GPTConfig
     let maxBatch: Int
-    let tensors: [ParamTensor]
+    private(set) var tensors: [ParamTensor]
     let numParams: Int
+    /// Offsets of frozen tensors (see `freeze`): backward skips their weight gradients.
+    private var frozen: Set<Int> = []
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>
     let wte: Int, lmHead: Int
@@ -138,6 +146,18 @@ final class GPT {
     }
 
     func zeroGrad() { grads.update(repeating: 0, count: numParams) }
+
+    /// Marks the tensors for which `isFrozen` is true as frozen and every other one as trainable.
+    /// Set it before making the Optimizer, which keeps state for the trainable tensors only.
+    func freeze(where isFrozen: (ParamTensor) -> Bool) {
+        for i in tensors.indices { tensors[i].trainable = !isFrozen(tensors[i]) }
+        frozen = Set(tensors.filter { !$0.trainable }.map(\.offset))
+    }
+
+    /// The gradient slice of the tensor at `offset`, or nil when it is frozen (no gradient work).
+    @inline(__always) private func grad(_ offset: Int) -> UnsafeMutablePointer<Float>? {
+        frozen.contains(offset) ? nil : grads + offset
+    }
 
     func tensor(_ name: String) -> ParamTensor? { tensors.first { $0.name == name } }
 
@@ -252,26 +272,26 @@ final class GPT {
         precondition(hasTargets, "backward() needs a forward with targets")
         let B = self.B, T = self.T, N = B * T, C = config.nEmbd, KC = config.kvDim
         let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, V = config.vocabSize
-        let P = params, G = grads
+        let P = params
 
         timed(.crossEntropy) { softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V) }
         dln.update(repeating: 0, count: N * C)
-        timed(.matmul) { linearBackward(dln, G + lmHead, logits, lnf, P + lmHead, N, C, V) }
+        timed(.matmul) { linearBackward(dln, grad(lmHead), logits, lnf, P + lmHead, N, C, V) }
         dres.update(repeating: 0, count: N * C)
         timed(.rmsnorm) { rmsNormBackward(dres, dln, lnf, rstdf, N, C) }
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             let a = layers[l], bw = blocks[l]
             // mlp: x_out = x_mid + mlp(ln2(x_mid)); dres flows through unchanged and gains the branch.
             dfca.update(repeating: 0, count: 4 * N * C)
-            timed(.matmul) { linearBackward(dfca, G + bw.mlpProj, dres, a.fca, P + bw.mlpProj, N, 4 * C, C) }
+            timed(.matmul) { linearBackward(dfca, grad(bw.mlpProj), dres, a.fca, P + bw.mlpProj, N, 4 * C, C) }
             dfch.update(repeating: 0, count: 4 * N * C)
             timed(.relu2) { reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C) }
             dln.update(repeating: 0, count: N * C)
-            timed(.matmul) { linearBackward(dln, G + bw.fc, dfch, a.ln2, P + bw.fc, N, C, 4 * C) }
+            timed(.matmul) { linearBackward(dln, grad(bw.fc), dfch, a.ln2, P + bw.fc, N, C, 4 * C) }
             timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln2, a.rstd2, N, C) }
             // attention: x_mid = x_in + proj(attn(...))
             datty.update(repeating: 0, count: N * C)
-            timed(.matmul) { linearBackward(datty, G + bw.attnProj, dres, a.atty, P + bw.attnProj, N, C, C) }
+            timed(.matmul) { linearBackward(datty, grad(bw.attnProj), dres, a.atty, P + bw.attnProj, N, C, C) }
             dq.update(repeating: 0, count: N * C); dk.update(repeating: 0, count: N * KC); dv.update(repeating: 0, count: N * KC)
             timed(.attention) { attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
             // q/k norm then rotary, undone in reverse order (dfch/dfca are free now: reuse them as scratch).
@@ -282,16 +302,16 @@ final class GPT {
             timed(.rotary) { rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs) }
             timed(.rotary) { rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs) }
             dln.update(repeating: 0, count: N * C)
-            timed(.matmul) { linearBackward(dln, G + bw.cq, dqr, a.ln1, P + bw.cq, N, C, C) }
-            timed(.matmul) { linearBackward(dln, G + bw.ck, dkr, a.ln1, P + bw.ck, N, C, KC) }
-            timed(.matmul) { linearBackward(dln, G + bw.cv, dv, a.ln1, P + bw.cv, N, C, KC) }
+            timed(.matmul) { linearBackward(dln, grad(bw.cq), dqr, a.ln1, P + bw.cq, N, C, C) }
+            timed(.matmul) { linearBackward(dln, grad(bw.ck), dkr, a.ln1, P + bw.ck, N, C, KC) }
+            timed(.matmul) { linearBackward(dln, grad(bw.cv), dv, a.ln1, P + bw.cv, N, C, KC) }
             timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln1, a.rstd1, N, C) }
         }
         // x0 = rmsnorm(emb): dres is d(x0) now.
         let demb = dln
         demb.update(repeating: 0, count: N * C)
         timed(.rmsnorm) { rmsNormBackward(demb, dres, x0, rstd0, N, C) }
-        timed(.embedding) { embeddingBackward(G + wte, demb, inputs, N, C) }
+        if let dwte = grad(wte) { timed(.embedding) { embeddingBackward(dwte, demb, inputs, N, C) } }
     }
 }
 

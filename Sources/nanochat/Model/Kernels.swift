@@ -187,12 +187,12 @@ func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Floa
     sgemm(transA: false, transB: true, N, OC, IC, inp, lda: IC, W, ldb: IC, beta: accumulate ? 1 : 0, out, ldc: OC)
 }
 
-/// dinp (N, IC) += dout · W;  dW (OC, IC) += dout^T · inp.
-func linearBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePointer<Float>,
+/// dinp (N, IC) += dout · W;  dW (OC, IC) += dout^T · inp (dW nil: a frozen weight, no gradient work).
+func linearBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePointer<Float>?,
                     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
                     _ N: Int, _ IC: Int, _ OC: Int) {
     if let dinp { sgemm(transA: false, transB: false, N, IC, OC, dout, lda: OC, W, ldb: IC, beta: 1, dinp, ldc: IC) }
-    sgemm(transA: true, transB: false, OC, IC, N, dout, lda: OC, inp, ldb: IC, beta: 1, dW, ldc: IC)
+    if let dW { sgemm(transA: true, transB: false, OC, IC, N, dout, lda: OC, inp, ldb: IC, beta: 1, dW, ldc: IC) }
 }
 
 // MARK: - Soft-capped logits + weighted cross-entropy (fused)

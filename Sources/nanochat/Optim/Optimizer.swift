@@ -20,18 +20,29 @@ struct OptimizerHyper: Codable, Equatable {
 final class Optimizer {
     let model: GPT
     var hyper: OptimizerHyper
-    /// AdamW moments (used on wte and lm_head) and Muon momentum (block matrices), indexed like params.
+    /// The tensors this optimizer updates: the model's trainable ones when it was made (parameter groups:
+    /// each tensor's `optimizer` says Muon or AdamW). Frozen tensors get no state and no update.
+    let trained: [ParamTensor]
+    /// Where each trained tensor's state starts in the state slabs, by parameter offset. When every tensor
+    /// trains, the state is laid out exactly like the parameters.
+    let stateOffset: [Int: Int]
+    /// AdamW moments (wte, lm_head) and Muon momentum (block matrices), for the trained tensors only.
     let expAvg, expAvgSq, momentumBuffer: UnsafeMutablePointer<Float>
+    let stateCount: Int
     var step = 0
     private let scratch: MuonScratch
 
     init(model: GPT, hyper: OptimizerHyper = OptimizerHyper()) {
         self.model = model; self.hyper = hyper
-        let n = model.numParams
-        expAvg = .allocate(capacity: n); expAvgSq = .allocate(capacity: n); momentumBuffer = .allocate(capacity: n)
-        expAvg.initialize(repeating: 0, count: n); expAvgSq.initialize(repeating: 0, count: n)
-        momentumBuffer.initialize(repeating: 0, count: n)
-        let blocks = model.tensors.filter(\.isBlockMatrix)
+        trained = model.tensors.filter(\.trainable)
+        var offsets: [Int: Int] = [:], n = 0
+        for t in trained { offsets[t.offset] = n; n += t.count }
+        stateOffset = offsets; stateCount = n
+        expAvg = .allocate(capacity: max(1, n)); expAvgSq = .allocate(capacity: max(1, n))
+        momentumBuffer = .allocate(capacity: max(1, n))
+        expAvg.initialize(repeating: 0, count: max(1, n)); expAvgSq.initialize(repeating: 0, count: max(1, n))
+        momentumBuffer.initialize(repeating: 0, count: max(1, n))
+        let blocks = trained.filter { $0.optimizer == .muon }
         scratch = MuonScratch(maxCount: blocks.map(\.count).max() ?? 1,
                               maxSide: blocks.map { min($0.rows, $0.cols) }.max() ?? 1)
     }
@@ -40,18 +51,19 @@ final class Optimizer {
 
     var widthScale: Float { hyper.scaleByWidth ? (Float(model.config.nEmbd) / 768).squareRoot().reciprocal : 1 }
 
-    /// One update of every parameter from model.grads. lrMultiplier comes from the schedule.
+    /// One update of every trained parameter from model.grads. lrMultiplier comes from the schedule.
     func update(lrMultiplier: Float, momentum: Float) {
         step += 1
         let adam = AdamWHyper(weightDecay: hyper.weightDecay)
-        for t in model.tensors {
-            let p = model.params + t.offset, g = model.grads + t.offset
-            if t.isBlockMatrix {
-                muonStep(p, g, momentumBuffer + t.offset, rows: t.rows, cols: t.cols,
+        for t in trained {
+            let p = model.params + t.offset, g = model.grads + t.offset, s = stateOffset[t.offset]!
+            switch t.optimizer {
+            case .muon:
+                muonStep(p, g, momentumBuffer + s, rows: t.rows, cols: t.cols,
                          lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
-            } else {
+            case .adamw:
                 let base = t.name == "lm_head.weight" ? hyper.unembeddingLR : hyper.embeddingLR
-                adamwStep(p, g, expAvg + t.offset, expAvgSq + t.offset, t.count,
+                adamwStep(p, g, expAvg + s, expAvgSq + s, t.count,
                           lr: base * widthScale * lrMultiplier, step: step, adam)
             }
         }

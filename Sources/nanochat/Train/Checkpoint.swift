@@ -34,12 +34,14 @@ enum Checkpoint {
         try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
         guard let optimizer else { return }
         var state: [(String, [Int], UnsafePointer<Float>)] = []
-        for t in model.tensors {
-            if t.isBlockMatrix {
-                state.append(("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + t.offset)))
-            } else {
-                state.append(("exp_avg." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvg + t.offset)))
-                state.append(("exp_avg_sq." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvgSq + t.offset)))
+        for t in optimizer.trained {
+            let s = optimizer.stateOffset[t.offset]!
+            switch t.optimizer {
+            case .muon:
+                state.append(("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + s)))
+            case .adamw:
+                state.append(("exp_avg." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvg + s)))
+                state.append(("exp_avg_sq." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvgSq + s)))
             }
         }
         var optMeta = meta
@@ -69,22 +71,23 @@ enum Checkpoint {
         guard saved == model.config else {
             throw UserError("\(path) holds a model with \(saved), but this run builds \(model.config). Use the same --depth/--seq-len/vocab as the checkpoint, or start a fresh run (without --resume, or with another --out).")
         }
-        try copy(tensors, names: model.tensors.map { ($0.name, $0) }, into: model.params, path: path)
+        try copy(tensors, model.tensors.map { ($0.name, $0, model.params + $0.offset) }, path: path)
         guard let optimizer else { return meta }
         let optPath = dir + "/" + optimFile
         guard FileManager.default.fileExists(atPath: optPath) else {
             throw UserError("\(dir) has weights but no optimizer state (\(optimFile)); cannot resume training from it exactly.")
         }
         let (state, optMeta) = try Safetensors.read(optPath)
-        var names: [(String, ParamTensor)] = [], targets: [UnsafeMutablePointer<Float>] = []
-        for t in model.tensors {
-            if t.isBlockMatrix { names.append(("momentum_buffer." + t.name, t)); targets.append(optimizer.momentumBuffer) }
-            else {
-                names.append(("exp_avg." + t.name, t)); targets.append(optimizer.expAvg)
-                names.append(("exp_avg_sq." + t.name, t)); targets.append(optimizer.expAvgSq)
+        for t in optimizer.trained {
+            let s = optimizer.stateOffset[t.offset]!  // the state slabs hold the trained tensors only
+            switch t.optimizer {
+            case .muon:
+                try copy(state, [("momentum_buffer." + t.name, t, optimizer.momentumBuffer + s)], path: optPath)
+            case .adamw:
+                try copy(state, [("exp_avg." + t.name, t, optimizer.expAvg + s),
+                                 ("exp_avg_sq." + t.name, t, optimizer.expAvgSq + s)], path: optPath)
             }
         }
-        for ((name, t), base) in zip(names, targets) { try copy(state, names: [(name, t)], into: base, path: optPath) }
         guard let step = optMeta["optimizer_step"].flatMap({ Int($0) }) else {
             throw UserError("\(optPath): metadata lacks optimizer_step")
         }
@@ -92,15 +95,15 @@ enum Checkpoint {
         return meta
     }
 
-    /// Copies named tensors into a slab at each tensor's offset, checking presence and shape.
-    private static func copy(_ tensors: [String: SafeTensor], names: [(String, ParamTensor)],
-                             into base: UnsafeMutablePointer<Float>, path: String) throws {
-        for (name, t) in names {
+    /// Copies named tensors to their destinations, checking presence and shape.
+    private static func copy(_ tensors: [String: SafeTensor], _ names: [(String, ParamTensor, UnsafeMutablePointer<Float>)],
+                             path: String) throws {
+        for (name, t, dest) in names {
             guard let src = tensors[name] else { throw UserError("\(path) lacks tensor \(name): not a checkpoint of this model") }
             guard src.shape == [t.rows, t.cols] else {
                 throw UserError("\(path): tensor \(name) has shape \(src.shape), expected [\(t.rows), \(t.cols)]")
             }
-            (base + t.offset).update(from: src.data, count: t.count)
+            dest.update(from: src.data, count: t.count)
         }
     }
 }
