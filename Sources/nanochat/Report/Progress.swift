@@ -1,5 +1,5 @@
 // The live progress line of long stages: one line rewritten in place on a terminal
-// ("step 120/450 | loss 3.214 | lr 1.00 | 2,010 tok/s | MFU 52% | 4m02s, 11m06s left"), or a plain
+// ("step 120/450 | loss 3.214 | lr 1.00 | 2010 tok/s | 93.1 GFLOP/s | 4m02s, 11m06s left"), or a plain
 // line every few seconds when the output is a pipe or a file.
 
 import Foundation

@@ -18,42 +18,46 @@ func readJSONLines(_ path: String) -> (objects: [[String: Any]], unreadable: Int
     return (objects, bad)
 }
 
-/// A stage's log.jsonl: every line's numeric fields. Unknown keys are kept and ignored.
+/// A stage's log.jsonl read back as the typed records the stages wrote (Train/LogRecords.swift); a line
+/// that is none of them is counted as unreadable. Unknown extra keys are ignored.
 struct StageLog {
-    var lines: [[String: Double]]
+    var records: [LoggedRecord]
     var unreadable = 0
 
     init?(path: String) {
-        guard let (objects, bad) = readJSONLines(path) else { return nil }
-        lines = objects.map { $0.compactMapValues { ($0 as? NSNumber)?.doubleValue } }
-        unreadable = bad
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        records = []
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+            if let r = LoggedRecord(json: Data(line)) { records.append(r) } else { unreadable += 1 }
+        }
     }
 
-    /// (step, value) of every line with `key`. A step that does not move forward means the stage was
+    /// (step, value) of every record with the figure. A step that does not move forward means the stage was
     /// resumed from an earlier checkpoint: the points it replaces are dropped, so each step appears once.
-    func series(_ key: String) -> [(x: Double, y: Double)] {
+    func series(_ figure: LogFigure) -> [(x: Double, y: Double)] {
         var out: [(x: Double, y: Double)] = []
-        for l in lines {
-            guard let v = l[key], let step = l["step"] else { continue }
+        for r in records {
+            guard let v = figure.value(of: r) else { continue }
+            let step = Double(r.step)
             while let last = out.last, last.x >= step { out.removeLast() }
             out.append((step, v))
         }
         return out
     }
 
-    var steps: Int { Int(series("time").last?.x ?? series("loss").last?.x ?? series("reward").last?.x ?? 0) }
+    var steps: Int { Int(series(.time).last?.x ?? series(.loss).last?.x ?? series(.reward).last?.x ?? 0) }
 
     /// Seconds spent in all runs of the stage: "time" restarts from zero when a stage is resumed, so the
     /// last time of each run is added up.
     var wallTime: Double? {
-        let times = lines.compactMap { $0["time"] }
+        let times = records.compactMap { LogFigure.time.value(of: $0) }
         guard !times.isEmpty else { return nil }
         var total = 0.0
         for (i, t) in times.enumerated() where i == times.count - 1 || times[i + 1] < t { total += t }
         return total
     }
 
-    func last(_ key: String) -> Double? { lines.last { $0[key] != nil }?[key] }
+    func last(_ figure: LogFigure) -> Double? { records.lazy.reversed().compactMap { figure.value(of: $0) }.first }
 }
 
 /// Exponential moving average starting from the first value (as the training loop's progress line does).
@@ -87,7 +91,7 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
     for stage in reportStages {
         let log = StageLog(path: "\(out)/\(stage)/log.jsonl")
         tasks[stage] = lastTaskResults("\(out)/\(stage)/eval.jsonl")
-        bpb[stage] = log?.last("val_bpb")
+        bpb[stage] = log?.last(.val_bpb)
         md += "## \(stageTitles[stage]!) (\(stage))\n\n"
         if log == nil && tasks[stage]!.isEmpty { md += "(stage not run)\n\n"; continue }
         if let log {
@@ -205,15 +209,15 @@ private func tokenizerSection(out: String) -> String {
 private func stageFigures(_ log: StageLog, stage: String, out: String) -> String {
     var rows: [(String, String)] = [("steps", "\(log.steps)")]
     if let t = log.wallTime { rows.append(("wall time", formatDuration(t))) }
-    if let n = log.last("tokens") { rows.append(("tokens", "\(Int(n))")) }
-    if let tps = log.last("tok_per_s") { rows.append(("tokens/s (last step)", "\(Int(tps))")) }
-    let loss = log.series("loss").map(\.y)
+    if let n = log.last(.tokens) { rows.append(("tokens", "\(Int(n))")) }
+    if let tps = log.last(.tok_per_s) { rows.append(("tokens/s (last step)", "\(Int(tps))")) }
+    let loss = log.series(.loss).map(\.y)
     if let l = emaSmooth(loss).last { rows.append(("train loss (EMA 0.9, last step)", String(format: "%.4f", l))) }
-    let reward = log.series("reward").map(\.y)
+    let reward = log.series(.reward).map(\.y)
     if let r = emaSmooth(reward).last { rows.append(("reward (EMA 0.9, last step)", String(format: "%.3f", r))) }
-    if let p = log.series("pass1").last { rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y))) }
-    if let v = log.series("val_loss").last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
-    if let v = log.series("val_bpb").last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
+    if let p = log.series(.pass1).last { rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y))) }
+    if let v = log.series(.val_loss).last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
+    if let v = log.series(.val_bpb).last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if stage == "base", let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
        let runs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let e = runs.last,
        let l = (e["loss"] as? NSNumber)?.doubleValue, let b = (e["bpb"] as? NSNumber)?.doubleValue {
@@ -227,9 +231,10 @@ private func stageFigures(_ log: StageLog, stage: String, out: String) -> String
 /// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward with pass@1.
 func stagePlot(_ log: StageLog, stage: String) -> (String, String) {
     let rl = stage == "rl"
-    let (key, name, evalKey, evalName) = rl ? ("reward", "reward", "pass1", "pass@1") : ("loss", "train loss", "val_loss", "val loss")
+    let (key, name, evalKey, evalName): (LogFigure, String, LogFigure, String) =
+        rl ? (.reward, "reward", .pass1, "pass@1") : (.loss, "train loss", .val_loss, "val loss")
     let raw = log.series(key)
-    var plot = SVGPlot(title: "\(stageTitles[stage] ?? stage): \(key)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
+    var plot = SVGPlot(title: "\(stageTitles[stage] ?? stage): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
     plot.series = [
         .init(name: name, points: raw, color: "#9ecae1", width: 1),
         .init(name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4", width: 2),

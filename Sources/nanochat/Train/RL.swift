@@ -101,94 +101,77 @@ func rlValidationSet(_ words: TaskWords, count: Int) -> [TaskExample] {
 
 struct RLResult { var step: Int; var meanReward: Double; var pass1: Double?; var interrupted: Bool }
 
-/// The RL loop: from the SFT checkpoint `from` into `outDir`, with progress, log.jsonl, checkpoints,
-/// Ctrl-C and --resume as the other stages.
+/// The RL stage on the harness: from the SFT checkpoint `from` into `outDir`, with progress, log.jsonl,
+/// checkpoints, Ctrl-C and --resume as the other stages.
 func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions) throws -> RLResult {
-    let source = o.resume ? outDir : from
-    let (config, _) = try Checkpoint.inspect(source)
-    guard config.vocabSize == tok.vocabSize else { throw UserError("\(source) does not match the tokenizer (vocab \(config.vocabSize) vs \(tok.vocabSize))") }
-    let model = GPT(config: config, maxBatch: o.samples, seed: o.seed)
-    let opt = Optimizer(model: model, hyper: o.hyper)
-    let meta = try Checkpoint.load(into: model, optimizer: o.resume ? opt : nil, from: source)
-    guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
-        throw UserError("\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
-    }
-    var step = o.resume ? Int(meta["step"] ?? "") ?? 0 : 0
-    let logPath = outDir + "/log.jsonl"
-    try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-    if !o.resume { _ = FileManager.default.createFile(atPath: logPath, contents: Data()) }
-    guard let log = FileHandle(forWritingAtPath: logPath) else { throw UserError("cannot write \(logPath)") }
-    log.seekToEndOfFile()
-    defer { try? log.close() }
-
+    let start = StageStart(outDir: outDir, resume: o.resume, from: from, maxBatch: o.samples, seed: o.seed, hyper: o.hyper)
+    let loaded = try openStage(start, fresh: try Checkpoint.inspect(o.resume ? outDir : from).0, tokenizer: tok)
+    let model = loaded.model, opt = loaded.optimizer
+    let h = try StageHarness(name: "chat-rl", outDir: outDir, resume: o.resume, quiet: o.quiet)
+    if o.resume { h.step = loaded.step }
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
     let end = tok.specialId("<|assistant_end|>")
     let val = rlValidationSet(words, count: o.evalCount)
-    var progress = ProgressLine()
-    let say = { (s: String) in if !o.quiet { progress.log(s) } }
-    say("chat-rl: from \(source) (step \(meta["step"] ?? "?")): \(o.steps) steps of \(o.prompts) prompts x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
+    h.say("chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of \(o.prompts) prompts "
+          + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
     func save() throws {
         try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: [
-            "step": "\(step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl", "seed": "\(o.seed)"])
+            "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl", "seed": "\(o.seed)"])
     }
-    func evaluate() throws -> Double {
+    var pass1: Double?
+    func evaluate() throws {
         let p = try greedyAccuracy(engine, tok, val, maxTokens: o.maxTokens)
-        log.write(Data("{\"step\":\(step),\"pass1\":\(p)}\n".utf8))
-        say(String(format: "step %d | pass@1 (greedy) %.1f%% on %d validation problems", step, 100 * p, val.count))
-        return p
+        h.log.write(PassRecord(step: h.step, pass1: p))
+        h.say(String(format: "step %d | pass@1 (greedy) %.1f%% on %d validation problems", h.step, 100 * p, val.count))
+        pass1 = p
     }
 
-    installStopHandler()
-    let start = now()
-    var rewardSum = 0.0, rewardCount = 0, smooth = 0.0, pass1: Double?, interrupted = false
-    if step == 0 && o.evalEvery > 0 { pass1 = try evaluate() }
-    while step < o.steps {
-        let t0 = now()
-        // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
-        let examples = generateTask(.arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(step) &+ 1_000_000, words: words)
-        var groups: [RLGroup] = [], sampled = 0
-        for (k, ex) in examples.enumerated() {
-            let prompt = try ex.prompt(tok)
-            let opts = SamplingOptions(temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(step * 1000 + k), maxTokens: o.maxTokens)
-            let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
-            let rewards = answers.map { a -> Float in
-                let text = answerText(tok, a)
-                return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
+    if h.step == 0 && o.evalEvery > 0 { try evaluate() }
+    var rewardSum = 0.0, rewardCount = 0, smooth = 0.0
+    var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1
+    let interrupted = try h.run(
+        more: { h.step < o.steps }, isLast: { h.step == o.steps },
+        schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
+        divergenceHint: "lower --lr-scale and restart.",
+        body: {
+            let t0 = now()
+            // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
+            let examples = generateTask(.arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
+                                        words: words)
+            groups = []
+            sampled = 0
+            for (k, ex) in examples.enumerated() {
+                let prompt = try ex.prompt(tok)
+                let opts = SamplingOptions(temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(h.step * 1000 + k),
+                                           maxTokens: o.maxTokens)
+                let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
+                let rewards = answers.map { a -> Float in
+                    let text = answerText(tok, a)
+                    return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
+                }
+                sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
+                groups.append(RLGroup(prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens },
+                                      rewards: rewards))
             }
-            sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
-            groups.append(RLGroup(prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens }, rewards: rewards))
-        }
-        let sampleTime = now() - t0
-        let lrm = 1 - Float(step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
-        let loss = rlUpdate(model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
-        guard loss.isFinite else {
-            progress.finish()
-            throw UserError("the loss became \(loss) at step \(step + 1): training diverged. Lower --lr-scale and restart.")
-        }
-        step += 1
-        let reward = Double(groups.reduce(0) { $0 + $1.rewards.reduce(0, +) }) / Double(o.prompts * o.samples)
-        rewardSum += reward; rewardCount += 1
-        smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
-        let tps = Double(sampled) / sampleTime
-        log.write(Data("{\"step\":\(step),\"reward\":\(reward),\"loss\":\(loss),\"lr\":\(lrm),\"tok_per_s\":\(Int(tps)),\"time\":\(String(format: "%.2f", now() - start))}\n".utf8))
-        if !o.quiet {
-            let perStep = (now() - start) / Double(rewardCount)
-            progress.show(String(format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
-                                 step, o.steps, reward, smooth, pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-", tps,
-                                 formatDuration(now() - start), formatDuration(Double(o.steps - step) * perStep)), force: step == o.steps)
-        }
-        let last = step == o.steps
-        if o.evalEvery > 0 && (step % o.evalEvery == 0 || last) { pass1 = try evaluate() }
-        if stopRequested != 0 || step == o.stopAfterStep {
-            try save()
-            progress.finish()
-            say("chat-rl: interrupted at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
-            interrupted = true
-            break
-        }
-        if last || (o.saveEvery > 0 && step % o.saveEvery == 0) { try save() }
-    }
-    progress.finish()
-    stopRequested = 0
-    return RLResult(step: step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
+            sampleTime = now() - t0
+            lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
+            return rlUpdate(model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
+        },
+        after: { loss in
+            let reward = Double(groups.reduce(0) { $0 + $1.rewards.reduce(0, +) }) / Double(o.prompts * o.samples)
+            rewardSum += reward
+            rewardCount += 1
+            smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
+            let tps = Double(sampled) / sampleTime
+            h.log.write(RLStepRecord(step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
+            guard !o.quiet else { return }
+            let perStep = (now() - h.start) / Double(rewardCount)
+            let shown = pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-"
+            h.progress.show(String(format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
+                                   h.step, o.steps, reward, smooth, shown, tps, formatDuration(now() - h.start),
+                                   formatDuration(Double(o.steps - h.step) * perStep)), force: h.step == o.steps)
+        },
+        periodic: [(o.evalEvery, evaluate)],
+        save: save)
+    return RLResult(step: h.step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
 }

@@ -1,0 +1,113 @@
+// The records of a stage's log.jsonl, one Codable struct per kind. The stages write them through the
+// harness and the report reads them back with the same types, so the file's schema lives here only.
+// Field names are the JSON keys (snake_case, as nanochat's logs and Python readers expect).
+
+import Foundation
+
+protocol LogRecord: Codable {
+    var step: Int { get }
+}
+
+/// One optimizer step of a next-token stage (pretraining, mid-training, SFT).
+struct TrainStepRecord: LogRecord {
+    var step: Int
+    var loss: Float
+    var lr: Float           // the schedule's multiplier
+    var tok_per_s: Int
+    var tokens: Int         // tokens trained on so far
+    var time: Double        // seconds since this run of the stage started
+}
+
+/// One step of RL: the mean reward of the sampled answers, the policy-gradient loss.
+struct RLStepRecord: LogRecord {
+    var step: Int
+    var reward: Double
+    var loss: Float
+    var lr: Float?          // absent in logs written before it was recorded
+    var tok_per_s: Int      // sampled tokens per second
+    var time: Double
+}
+
+/// Validation loss and bits per byte.
+struct ValRecord: LogRecord {
+    var step: Int
+    var val_loss: Double
+    var val_bpb: Double
+}
+
+/// Greedy pass@1 on a validation set of a graded task.
+struct PassRecord: LogRecord {
+    var step: Int
+    var pass1: Double
+}
+
+/// A log line read back: whichever record kind it is (tried most specific first), or nil.
+enum LoggedRecord {
+    case train(TrainStepRecord), rl(RLStepRecord), val(ValRecord), pass(PassRecord)
+
+    init?(json line: Data) {
+        let d = JSONDecoder()
+        if let r = try? d.decode(RLStepRecord.self, from: line) { self = .rl(r) }
+        else if let r = try? d.decode(TrainStepRecord.self, from: line) { self = .train(r) }
+        else if let r = try? d.decode(ValRecord.self, from: line) { self = .val(r) }
+        else if let r = try? d.decode(PassRecord.self, from: line) { self = .pass(r) }
+        else { return nil }
+    }
+
+    var step: Int {
+        switch self {
+        case .train(let r): return r.step
+        case .rl(let r): return r.step
+        case .val(let r): return r.step
+        case .pass(let r): return r.step
+        }
+    }
+}
+
+/// The figures the report reads from a log, by name.
+enum LogFigure: String {
+    case loss, reward, lr, time, tokens, tok_per_s, val_loss, val_bpb, pass1
+
+    func value(of record: LoggedRecord) -> Double? {
+        switch (self, record) {
+        case (.loss, .train(let r)): return Double(r.loss)
+        case (.loss, .rl(let r)): return Double(r.loss)
+        case (.reward, .rl(let r)): return r.reward
+        case (.lr, .train(let r)): return Double(r.lr)
+        case (.lr, .rl(let r)): return r.lr.map(Double.init)
+        case (.time, .train(let r)): return r.time
+        case (.time, .rl(let r)): return r.time
+        case (.tokens, .train(let r)): return Double(r.tokens)
+        case (.tok_per_s, .train(let r)): return Double(r.tok_per_s)
+        case (.tok_per_s, .rl(let r)): return Double(r.tok_per_s)
+        case (.val_loss, .val(let r)): return r.val_loss
+        case (.val_bpb, .val(let r)): return r.val_bpb
+        case (.pass1, .pass(let r)): return r.pass1
+        default: return nil
+        }
+    }
+}
+
+/// Appends typed records to a log.jsonl, one JSON object per line (keys sorted, so lines are stable).
+final class LogWriter {
+    private let handle: FileHandle
+    private let encoder: JSONEncoder
+
+    /// Opens `path` for appending; `fresh` empties it first.
+    init(path: String, fresh: Bool) throws {
+        if fresh || !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw UserError("cannot write \(path)") }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw UserError("cannot write \(path)") }
+        h.seekToEndOfFile()
+        handle = h
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+    deinit { try? handle.close() }
+
+    func write<R: LogRecord>(_ record: R) {
+        guard let data = try? encoder.encode(record) else { return }
+        handle.write(data + Data([UInt8(ascii: "\n")]))
+    }
+}
