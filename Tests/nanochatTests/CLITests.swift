@@ -37,7 +37,7 @@ final class CLITests: XCTestCase {
         try assertCleanError(["tokenize", "--tokenizer", empty, "README.md"], "no tokenizer")
         try assertCleanError(["tok-train", "--input", empty + "/missing.txt", "--out", empty], "not found")
         try assertCleanError(["tok-train", "--vocab-size", "100", "--out", empty], "--vocab-size")
-        try assertCleanError(["base-eval", "--out", empty], "no tokenizer")
+        try assertCleanError(["base-eval", "--out", empty], "no checkpoint")
         try assertCleanError(["base-train", "--steps", "0", "--out", empty], "--steps")
         try assertCleanError(["base-train", "--steps", "5", "--minutes", "1", "--out", empty], "at most one")
     }

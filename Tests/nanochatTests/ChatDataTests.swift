@@ -54,10 +54,10 @@ final class ChatDataTests: XCTestCase {
                 XCTAssertTrue(grade(ex, response: answerText), "\(kind): reference answer fails: \(answerText)")
                 if kind == .arithmetic {
                     // Tool output tokens are not trained; the python call is.
-                    let outStart = ids.firstIndex(of: tok.specialId("<|output_start|>"))!
-                    let outEnd = ids.firstIndex(of: tok.specialId("<|output_end|>"))!
+                    let outStart = ids.firstIndex(of: tok.id(.outputStart))!
+                    let outEnd = ids.firstIndex(of: tok.id(.outputEnd))!
                     XCTAssertTrue(mask[outStart...outEnd].allSatisfy { $0 == 0 })
-                    XCTAssertEqual(mask[ids.firstIndex(of: tok.specialId("<|python_start|>"))!], 1)
+                    XCTAssertEqual(mask[ids.firstIndex(of: tok.id(.pythonStart))!], 1)
                 }
             }
         }

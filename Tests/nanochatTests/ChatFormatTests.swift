@@ -21,19 +21,19 @@ final class ChatFormatTests: XCTestCase {
             Message(.assistant, "You are welcome."),
         ])
         let (ids, mask) = try tok.renderConversation(conv)
-        let s = tok.specialId
+        let s = tok.id
         // Build the expected sequence part by part: (tokens, trained?)
         var expected: [(Int, UInt8)] = []
         func add(_ t: [Int], _ m: UInt8) { expected += t.map { ($0, m) } }
-        add([tok.bosId, s("<|user_start|>")], 0)
+        add([tok.bosId, s(.userStart)], 0)
         add(tok.encode("Be brief.\n\nWhat is 2+3?"), 0)
-        add([s("<|user_end|>"), s("<|assistant_start|>")], 0)
+        add([s(.userEnd), s(.assistantStart)], 0)
         add(tok.encode("Let me compute. "), 1)
-        add([s("<|python_start|>")] + tok.encode("2+3") + [s("<|python_end|>")], 1)
-        add([s("<|output_start|>")] + tok.encode("5") + [s("<|output_end|>")], 0)
-        add(tok.encode("The answer is 5.") + [s("<|assistant_end|>")], 1)
-        add([s("<|user_start|>")] + tok.encode("Thanks") + [s("<|user_end|>"), s("<|assistant_start|>")], 0)
-        add(tok.encode("You are welcome.") + [s("<|assistant_end|>")], 1)
+        add([s(.pythonStart)] + tok.encode("2+3") + [s(.pythonEnd)], 1)
+        add([s(.outputStart)] + tok.encode("5") + [s(.outputEnd)], 0)
+        add(tok.encode("The answer is 5.") + [s(.assistantEnd)], 1)
+        add([s(.userStart)] + tok.encode("Thanks") + [s(.userEnd), s(.assistantStart)], 0)
+        add(tok.encode("You are welcome.") + [s(.assistantEnd)], 1)
         XCTAssertEqual(ids, expected.map { $0.0 })
         XCTAssertEqual(mask, expected.map { $0.1 })
     }
@@ -69,8 +69,8 @@ final class ChatFormatTests: XCTestCase {
     func testRenderForCompletion() throws {
         let conv = Conversation(messages: [Message(.user, "Hi"), Message(.assistant, "Hello")])
         let prompt = try tok.renderForCompletion(conv)
-        let s = tok.specialId
-        XCTAssertEqual(prompt, [tok.bosId, s("<|user_start|>")] + tok.encode("Hi") + [s("<|user_end|>"), s("<|assistant_start|>")])
+        let s = tok.id
+        XCTAssertEqual(prompt, [tok.bosId, s(.userStart)] + tok.encode("Hi") + [s(.userEnd), s(.assistantStart)])
         assertUserError(["must end with a user message"]) {
             _ = try tok.renderForCompletion(Conversation(messages: [Message(.system, "x")]))
         }

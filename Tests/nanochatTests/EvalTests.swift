@@ -26,7 +26,7 @@ final class EvalTests: XCTestCase {
     /// else "#### nope", then <|assistant_end|>.
     func scriptedEngine(_ model: GPT, _ examples: [TaskExample], right: (Int) -> Bool) -> Engine {
         let engine = Engine(model: model, tokenizer: tok)
-        let end = tok.specialId("<|assistant_end|>")
+        let end = tok.id(.assistantEnd)
         var queue: [Int] = []
         for (i, ex) in examples.enumerated() { queue += tok.encode("#### " + (right(i) ? ex.answer : "nope")) + [end] }
         var cursor = 0

@@ -140,15 +140,15 @@ final class InferenceTests: XCTestCase {
         let config = GPTConfig(sequenceLen: 64, vocabSize: tok.vocabSize, nLayer: 1, nHead: 1, nKvHead: 1, nEmbd: 16)
         let engine = Engine(model: GPT(config: config, maxBatch: 2, seed: 1), tokenizer: tok, rows: 2)
         // Script the model: row 0 calls the calculator, row 1 answers directly.
-        let s = tok.specialId
-        let scripts = [[s("<|python_start|>")] + tok.encode("12*(3+4)") + [s("<|python_end|>")] + tok.encode(" so 84") + [s("<|assistant_end|>")],
-                       tok.encode("84") + [s("<|assistant_end|>")]]
+        let s = tok.id
+        let scripts = [[s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + tok.encode(" so 84") + [s(.assistantEnd)],
+                       tok.encode("84") + [s(.assistantEnd)]]
         var cursor = [0, 0]
         engine.policy = { row, _ in defer { cursor[row] += 1 }; return scripts[row][cursor[row]] }
         let prompt = try tok.renderForCompletion(Conversation(messages: [Message(.user, "What is 12*(3+4)?")]))
         let out = engine.generateBatch(prompt: prompt, samples: 2, options: SamplingOptions(maxTokens: 40))
-        let forced = [s("<|output_start|>")] + tok.encode("84") + [s("<|output_end|>")]
-        XCTAssertEqual(out[0].map(\.id), [s("<|python_start|>")] + tok.encode("12*(3+4)") + [s("<|python_end|>")] + forced + tok.encode(" so 84"))
+        let forced = [s(.outputStart)] + tok.encode("84") + [s(.outputEnd)]
+        XCTAssertEqual(out[0].map(\.id), [s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + forced + tok.encode(" so 84"))
         XCTAssertEqual(out[0].filter(\.forced).map(\.id), forced, "the tool's output is forced, not sampled")
         XCTAssertEqual(out[1].map(\.id), tok.encode("84"))
         XCTAssertTrue(out[1].allSatisfy { !$0.forced })

@@ -82,7 +82,7 @@ final class SamplerTests: XCTestCase {
 
     func testEngineStopsAtBOSAndAssistantEnd() {
         let tok = Fixtures.smallTokenizer
-        for stop in [tok.bosId, tok.specialId("<|assistant_end|>")] {
+        for stop in [tok.bosId, tok.id(.assistantEnd)] {
             let engine = tinyEngine()
             let script = [7, 8, 9, stop, 10, 11]
             var i = 0

@@ -21,14 +21,8 @@ struct BaseEval: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let dir = checkpoint ?? opts.out + "/base"
-            let tok = try Tokenizer.load(from: opts.tokenizerDir)
-            let (config, meta) = try Checkpoint.inspect(dir)
-            guard config.vocabSize == tok.vocabSize else {
-                throw UserError("\(dir) was trained with a \(config.vocabSize)-token vocab but \(opts.tokenizerDir) has \(tok.vocabSize); use the run's own tokenizer (--out)")
-            }
-            let model = GPT(config: config, maxBatch: batchSize)
-            try Checkpoint.load(into: model, from: dir)
+            let loaded = try loadModel(out: opts.out, stage: .base, checkpoint: checkpoint, maxBatch: batchSize)
+            let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta, config = model.config
             let path = tokens ?? opts.out + "/data/val.bin"
             let shard = try TokenShard.read(path, vocabSize: tok.vocabSize)
             guard shard.count > config.sequenceLen else {

@@ -10,7 +10,7 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var opts: RunOptions
     @Option(name: .shortAndLong, help: "Answer this prompt and exit ('-' reads it from stdin).") var prompt: String?
-    @Option(help: "Which stage's checkpoint: rl, sft, mid or base (default: the newest that exists).") var source: String?
+    @Option(help: "Which stage's checkpoint: \(Stage.names) (default: the newest that exists).") var source: String?
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.6
     @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 50
@@ -19,43 +19,29 @@ struct Chat: ParsableCommand {
     @Option(help: "A system message folded into the first user turn.") var system: String?
     @Flag(help: "Show tokens/s after each answer.") var verbose = false
 
-    static let stages = ["rl", "sft", "mid", "base"]
-
     func validate() throws {
-        if let source, !Chat.stages.contains(source) { throw ValidationError("--source must be one of \(Chat.stages.joined(separator: ", "))") }
+        if let source, Stage(rawValue: source) == nil {
+            throw ValidationError("--source must be one of \(Stage.newestFirst.map(\.rawValue).joined(separator: ", "))")
+        }
         guard temperature >= 0, topK >= 0, maxTokens >= 1 else { throw ValidationError("--temperature and --top-k must be >= 0, --max-tokens >= 1") }
     }
 
     func run() throws {
         try runReportingErrors {
-            let dir: String
-            if let checkpoint { dir = checkpoint }
-            else if let source { dir = opts.out + "/" + source }
-            else {
-                guard let found = Chat.stages.map({ opts.out + "/" + $0 }).first(where: { FileManager.default.fileExists(atPath: $0 + "/" + Checkpoint.modelFile) }) else {
-                    throw UserError("no checkpoint in \(opts.out)/{rl,sft,mid,base}. Run ./run.sh first, or pass --checkpoint DIR.")
-                }
-                dir = found
-            }
-            let tok = try Tokenizer.load(from: opts.tokenizerDir)
-            let (config, meta) = try Checkpoint.inspect(dir)
-            guard config.vocabSize == tok.vocabSize else {
-                throw UserError("\(dir) expects a \(config.vocabSize)-token vocab but \(opts.tokenizerDir) has \(tok.vocabSize); use the tokenizer of the same run (--out)")
-            }
-            let model = GPT(config: config, maxBatch: 1)
-            try Checkpoint.load(into: model, from: dir)
+            let loaded = try loadModel(out: opts.out, stage: source.flatMap(Stage.init(rawValue:)), checkpoint: checkpoint)
+            let model = loaded.model, tok = loaded.tokenizer
             let options = SamplingOptions(temperature: temperature, topK: topK, seed: seed, maxTokens: maxTokens)
             let session = ChatSession(engine: Engine(model: model, tokenizer: tok), options: options, system: system)
             let style = TerminalStyle(enabled: isatty(STDOUT_FILENO) != 0)
-            let loaded = "loaded \(meta["stage"] ?? URL(fileURLWithPath: dir).lastPathComponent) checkpoint \(dir) (step \(meta["step"] ?? "?"), \(config.numParams) params)"
+            let loadedLine = "loaded " + loaded.description
 
             if let prompt {
                 let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
-                FileHandle.standardError.write(Data("nanochat: \(loaded)\n".utf8))
+                FileHandle.standardError.write(Data("nanochat: \(loadedLine)\n".utf8))
                 try answer(session, text.trimmingCharacters(in: .whitespacesAndNewlines), style)
                 return
             }
-            print("nanochat chat: \(loaded). Type /help for commands, Ctrl-D to quit.")
+            print("nanochat chat: \(loadedLine). Type /help for commands, Ctrl-D to quit.")
             installStopHandler()
             while true {
                 print(style.bold("you> "), terminator: ""); fflush(stdout)

@@ -16,7 +16,7 @@ func evaluateTasks(engine: Engine, words: TaskWords, count: Int, maxTokens: Int,
                    progress: (String) -> Void) throws -> [EvalRow] {
     let model = engine.model, tok = engine.tok
     let options = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens)
-    let pythonStart = tok.specialId("<|python_start|>")
+    let pythonStart = tok.id(.pythonStart)
     var rows: [EvalRow] = []
     for kind in kinds {
         var correct = 0, usedTool = 0
@@ -91,7 +91,7 @@ func chanceLevel(_ kind: TaskKind, _ tests: [TaskExample]) -> Double {
 struct ChatEval: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chat-eval", abstract: "Accuracy on each task's held-out set.")
     @OptionGroup var opts: RunOptions
-    @Option(help: "Which stage to evaluate: base, mid, sft or rl.") var source = "sft"
+    @Option(help: "Which stage to evaluate: \(Stage.names).") var source = "sft"
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
     @Option(help: "Test examples per task.") var count = 100
     @Option(help: "Most tokens per answer.") var maxTokens = 96
@@ -105,7 +105,7 @@ struct ChatEval: ParsableCommand {
     }
 
     func validate() throws {
-        guard ["base", "mid", "sft", "rl"].contains(source) else { throw ValidationError("--source must be base, mid, sft or rl") }
+        guard Stage(rawValue: source) != nil else { throw ValidationError("--source must be \(Stage.names)") }
         guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
         let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard tasks == "all" || (!names.isEmpty && names.allSatisfy { TaskKind(rawValue: $0) != nil }) else {
@@ -116,12 +116,8 @@ struct ChatEval: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let dir = checkpoint ?? opts.out + "/" + source
-            let tok = try Tokenizer.load(from: opts.tokenizerDir)
-            let (config, meta) = try Checkpoint.inspect(dir)
-            guard config.vocabSize == tok.vocabSize else { throw UserError("\(dir) does not match the tokenizer in \(opts.tokenizerDir)") }
-            let model = GPT(config: config, maxBatch: max(1, passK))
-            try Checkpoint.load(into: model, from: dir)
+            let loaded = try loadModel(out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK))
+            let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
             let t0 = now()
             let rows = try evaluateTasks(engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")

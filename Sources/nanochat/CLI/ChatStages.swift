@@ -51,7 +51,7 @@ struct MidTrain: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let from = opts.out + "/base"
+            let from = Stage.base.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
             // The stream: every conversation (each starts with <|bos|>), then as many corpus tokens again.
@@ -79,7 +79,7 @@ struct ChatSFT: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let from = opts.out + "/mid"
+            let from = Stage.mid.dir(in: opts.out)
             let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
             let rendered = try mixture.conversations(seed: stage.seed &+ 1).map { try tok.renderConversation($0, maxTokens: Int.max) }

@@ -26,7 +26,7 @@ final class ChatSession {
     /// Returns the generated tokens and how many old messages were dropped to make room.
     func reply(_ text: String, onText: (String, Bool) -> Bool) throws -> (tokens: [GeneratedToken], dropped: Int) {
         var dropped = 0
-        let userTokens = [tok.specialId("<|user_start|>")] + tok.encode(text) + [tok.specialId("<|user_end|>"), tok.specialId("<|assistant_start|>")]
+        let userTokens = [tok.id(.userStart)] + tok.encode(text) + [tok.id(.userEnd), tok.id(.assistantStart)]
         var prompt: [Int]
         if history.isEmpty {
             prompt = try renderPrompt(messages + [Message(.user, text)])
@@ -47,8 +47,8 @@ final class ChatSession {
         }
         var stream = UTF8Stream()
         var inTool = false
-        let toolOpen: Set<Int> = [tok.specialId("<|python_start|>"), tok.specialId("<|output_start|>")]
-        let toolClose: Set<Int> = [tok.specialId("<|python_end|>"), tok.specialId("<|output_end|>")]
+        let toolOpen: Set<Int> = [tok.id(.pythonStart), tok.id(.outputStart)]
+        let toolClose: Set<Int> = [tok.id(.pythonEnd), tok.id(.outputEnd)]
         var parts: [MessagePart] = [], current = MessagePart(type: .text, text: "")
         var currentIds: [Int] = []
         func closePart() {
@@ -61,16 +61,16 @@ final class ChatSession {
                 let flushed = stream.flush()
                 if !flushed.isEmpty && !onText(flushed, false) { return false }
                 closePart()
-                current = MessagePart(type: t.id == tok.specialId("<|python_start|>") ? .python : .python_output, text: "")
+                current = MessagePart(type: t.id == tok.id(.pythonStart) ? .python : .python_output, text: "")
                 inTool = true
-                return onText(t.id == tok.specialId("<|python_start|>") ? "[calc " : " = ", true)
+                return onText(t.id == tok.id(.pythonStart) ? "[calc " : " = ", true)
             }
             if toolClose.contains(t.id) {
                 let flushed = stream.flush()
                 closePart()
                 current = MessagePart(type: .text, text: "")
                 inTool = false
-                return onText(flushed + (t.id == tok.specialId("<|output_end|>") ? "]" : ""), true)
+                return onText(flushed + (t.id == tok.id(.outputEnd) ? "]" : ""), true)
             }
             currentIds.append(t.id)
             let piece = stream.push(tok.isSpecial(t.id) ? [] : tok.vocab[t.id])
@@ -81,7 +81,7 @@ final class ChatSession {
         closePart()
         let answer = out.map(\.id)
         lastExchange = Array(prompt.suffix(from: history.isEmpty ? 0 : min(history.count, prompt.count))) + answer
-        history = prompt + answer + [tok.specialId("<|assistant_end|>")]
+        history = prompt + answer + [tok.id(.assistantEnd)]
         messages += [Message(.user, text), Message(.assistant, parts: parts.isEmpty ? [MessagePart(type: .text, text: "")] : parts)]
         return (out, dropped)
     }

@@ -28,9 +28,9 @@ final class Engine {
     init(model: GPT, tokenizer: Tokenizer, rows: Int = 1) {
         self.model = model; tok = tokenizer
         cache = KVCache(config: model.config, rows: rows)
-        pythonStart = tok.specialId("<|python_start|>"); pythonEnd = tok.specialId("<|python_end|>")
-        outputStart = tok.specialId("<|output_start|>"); outputEnd = tok.specialId("<|output_end|>")
-        assistantEnd = tok.specialId("<|assistant_end|>"); bos = tok.bosId
+        pythonStart = tok.id(.pythonStart); pythonEnd = tok.id(.pythonEnd)
+        outputStart = tok.id(.outputStart); outputEnd = tok.id(.outputEnd)
+        assistantEnd = tok.id(.assistantEnd); bos = tok.bosId
     }
 
     var contextLength: Int { model.config.sequenceLen }

@@ -5,8 +5,6 @@
 
 import Foundation
 
-let reportStages = ["base", "mid", "sft", "rl"]
-private let stageTitles = ["base": "Base pretraining", "mid": "Mid-training", "sft": "Supervised fine-tuning", "rl": "Reinforcement learning"]
 
 /// The JSON objects of a JSONL file, one per line; lines that are not a JSON object are counted, not fatal.
 func readJSONLines(_ path: String) -> (objects: [[String: Any]], unreadable: Int)? {
@@ -87,12 +85,12 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
     var md = "# nanochat report\n\nRun folder `\(out)`, generated \(ISO8601DateFormatter().string(from: Date())).\n\n"
     md += machineSection(codeRoot: codeRoot) + codeSizeSection(codeRoot: codeRoot) + tokenizerSection(out: out)
 
-    var bpb: [String: Double] = [:], tasks: [String: [(task: String, correct: Int, total: Int)]] = [:]
-    for stage in reportStages {
-        let log = StageLog(path: "\(out)/\(stage)/log.jsonl")
-        tasks[stage] = lastTaskResults("\(out)/\(stage)/eval.jsonl")
+    var bpb: [Stage: Double] = [:], tasks: [Stage: [(task: String, correct: Int, total: Int)]] = [:]
+    for stage in Stage.allCases {
+        let log = StageLog(path: stage.dir(in: out) + "/log.jsonl")
+        tasks[stage] = lastTaskResults(stage.dir(in: out) + "/eval.jsonl")
         bpb[stage] = log?.last(.val_bpb)
-        md += "## \(stageTitles[stage]!) (\(stage))\n\n"
+        md += "## \(stage.title) (\(stage.folder))\n\n"
         if log == nil && tasks[stage]!.isEmpty { md += "(stage not run)\n\n"; continue }
         if let log {
             md += stageFigures(log, stage: stage, out: out)
@@ -107,12 +105,14 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
         }
     }
 
-    md += "## Summary\n\n| metric | BASE | MID | SFT | RL |\n|---|---|---|---|---|\n"
-    md += "| val bpb | " + reportStages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ") + " |\n"
+    let stages = Stage.allCases
+    md += "## Summary\n\n| metric | " + stages.map { $0.folder.uppercased() }.joined(separator: " | ") + " |\n|---|"
+        + String(repeating: "---|", count: stages.count) + "\n"
+    md += "| val bpb | " + stages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ") + " |\n"
     var taskNames: [String] = []
-    for s in reportStages { for r in tasks[s]! where !taskNames.contains(r.task) { taskNames.append(r.task) } }
+    for s in stages { for r in tasks[s]! where !taskNames.contains(r.task) { taskNames.append(r.task) } }
     for t in taskNames {
-        let cells = reportStages.map { s in tasks[s]!.first { $0.task == t }.map { percent($0.correct, $0.total) } ?? "-" }
+        let cells = stages.map { s in tasks[s]!.first { $0.task == t }.map { percent($0.correct, $0.total) } ?? "-" }
         md += "| \(t) | " + cells.joined(separator: " | ") + " |\n"
     }
     try writeAtomically(Data(md.utf8), to: dir + "/report.md")
@@ -206,7 +206,7 @@ private func tokenizerSection(out: String) -> String {
     return s + "\n"
 }
 
-private func stageFigures(_ log: StageLog, stage: String, out: String) -> String {
+private func stageFigures(_ log: StageLog, stage: Stage, out: String) -> String {
     var rows: [(String, String)] = [("steps", "\(log.steps)")]
     if let t = log.wallTime { rows.append(("wall time", formatDuration(t))) }
     if let n = log.last(.tokens) { rows.append(("tokens", "\(Int(n))")) }
@@ -218,7 +218,7 @@ private func stageFigures(_ log: StageLog, stage: String, out: String) -> String
     if let p = log.series(.pass1).last { rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y))) }
     if let v = log.series(.val_loss).last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if let v = log.series(.val_bpb).last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
-    if stage == "base", let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
+    if stage == .base, let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
        let runs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let e = runs.last,
        let l = (e["loss"] as? NSNumber)?.doubleValue, let b = (e["bpb"] as? NSNumber)?.doubleValue {
         let n = (e["tokens"] as? NSNumber)?.intValue.description ?? "?"
@@ -229,16 +229,16 @@ private func stageFigures(_ log: StageLog, stage: String, out: String) -> String
 }
 
 /// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward with pass@1.
-func stagePlot(_ log: StageLog, stage: String) -> (String, String) {
-    let rl = stage == "rl"
+func stagePlot(_ log: StageLog, stage: Stage) -> (String, String) {
+    let rl = stage == .rl
     let (key, name, evalKey, evalName): (LogFigure, String, LogFigure, String) =
         rl ? (.reward, "reward", .pass1, "pass@1") : (.loss, "train loss", .val_loss, "val loss")
     let raw = log.series(key)
-    var plot = SVGPlot(title: "\(stageTitles[stage] ?? stage): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
+    var plot = SVGPlot(title: "\(stage.title): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
     plot.series = [
         .init(name: name, points: raw, color: "#9ecae1", width: 1),
         .init(name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4", width: 2),
         .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
     ]
-    return (rl ? "reward-rl.svg" : "loss-\(stage).svg", plot.render())
+    return (rl ? "reward-rl.svg" : "loss-\(stage.folder).svg", plot.render())
 }

@@ -55,25 +55,25 @@ extension Tokenizer {
                 guard message.parts.allSatisfy({ $0.type == .text }) else {
                     throw UserError("message \(i + 1): a user message must be plain text")
                 }
-                add([specialId("<|user_start|>")], 0)
+                add([id(.userStart)], 0)
                 add(encode(message.text), 0)
-                add([specialId("<|user_end|>")], 0)
+                add([id(.userEnd)], 0)
             case .assistant:
-                add([specialId("<|assistant_start|>")], 0)
+                add([id(.assistantStart)], 0)
                 for part in message.parts {
                     switch part.type {
                     case .text: add(encode(part.text), 1)
                     case .python:
-                        add([specialId("<|python_start|>")], 1)
+                        add([id(.pythonStart)], 1)
                         add(encode(part.text), 1)
-                        add([specialId("<|python_end|>")], 1)
+                        add([id(.pythonEnd)], 1)
                     case .python_output:
-                        add([specialId("<|output_start|>")], 0)
+                        add([id(.outputStart)], 0)
                         add(encode(part.text), 0)
-                        add([specialId("<|output_end|>")], 0)
+                        add([id(.outputEnd)], 0)
                     }
                 }
-                add([specialId("<|assistant_end|>")], 1)
+                add([id(.assistantEnd)], 1)
             case .system:
                 throw UserError("message \(i + 1): a system message may only come first")
             }
@@ -91,7 +91,7 @@ extension Tokenizer {
             throw UserError("a prompt for completion must end with a user message")
         }
         var ids = try renderConversation(c, maxTokens: Int.max).ids
-        ids.append(specialId("<|assistant_start|>"))
+        ids.append(id(.assistantStart))
         return ids
     }
 }

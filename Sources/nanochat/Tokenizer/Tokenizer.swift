@@ -4,11 +4,16 @@
 // bytes; UTF-8 repair (U+FFFD) happens only when turning bytes into a String for printing.
 // Idea: nanochat/tokenizer.py (RustBPETokenizer) and tiktoken's byte-pair merge.
 
-/// nanochat's special tokens, appended after the merges, in this order.
-let specialTokenNames = [
-    "<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>", "<|assistant_end|>",
-    "<|python_start|>", "<|python_end|>", "<|output_start|>", "<|output_end|>",
-]
+/// nanochat's special tokens, appended after the merges, in this order. Code names them by case
+/// (`tok.id(.assistantEnd)`), so a typo does not compile; files hold the strings.
+enum SpecialToken: String, CaseIterable {
+    case bos = "<|bos|>", userStart = "<|user_start|>", userEnd = "<|user_end|>"
+    case assistantStart = "<|assistant_start|>", assistantEnd = "<|assistant_end|>"
+    case pythonStart = "<|python_start|>", pythonEnd = "<|python_end|>"
+    case outputStart = "<|output_start|>", outputEnd = "<|output_end|>"
+}
+
+let specialTokenNames = SpecialToken.allCases.map(\.rawValue)
 
 final class Tokenizer {
     /// Bytes of every mergeable token, indexed by rank (= id). Ranks 0-255 are the single bytes.
@@ -27,7 +32,7 @@ final class Tokenizer {
     private var cacheIds: [UInt32] = []
 
     var vocabSize: Int { vocab.count + specialNames.count }
-    var bosId: Int { specialIds["<|bos|>"]! }
+    var bosId: Int { id(.bos) }
 
     init(vocab: [[UInt8]], specials: [String] = specialTokenNames) {
         precondition(vocab.count >= 256, "the vocab starts with the 256 bytes")
@@ -174,8 +179,9 @@ final class Tokenizer {
         return []
     }
 
-    func specialId(_ name: String) -> Int {
-        guard let id = specialIds[name] else { preconditionFailure("unknown special token \(name)") }
+    /// The id of a special token. Every tokenizer has all of them (its initialiser and loader see to it).
+    func id(_ token: SpecialToken) -> Int {
+        guard let id = specialIds[token.rawValue] else { preconditionFailure("the tokenizer lacks \(token.rawValue)") }
         return id
     }
 

@@ -110,7 +110,7 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
     let h = try StageHarness(name: "chat-rl", outDir: outDir, resume: o.resume, quiet: o.quiet)
     if o.resume { h.step = loaded.step }
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
-    let end = tok.specialId("<|assistant_end|>")
+    let end = tok.id(.assistantEnd)
     let val = rlValidationSet(words, count: o.evalCount)
     h.say("chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of \(o.prompts) prompts "
           + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
