@@ -47,12 +47,10 @@ preset() {
         RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
         DISK_MB=100 ;;
-    default)
+    default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 35 minutes on 2 cores"; VOCAB=4096
-        BASE=(--depth 4 --seq-len 256 --batch-size 16 --steps 300 --eval-every 100 --sample-every 150 --save-every 50)
-        MID=(--steps 120); SFT=(--steps 200)
-        RL=(--steps 120)
-        EVAL=(--count 100); PASSK=(--pass-k 8); ARITH=(--count 500)
+        BASE=(); MID=(); SFT=(); RL=()
+        EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -138,11 +136,11 @@ speedrun() {
     local start=$SECONDS
     step tokenizer "stage 1/7: tokenizer: a $VOCAB-token BPE trained on $train" tok-train --input "$train" --vocab-size "$VOCAB"
     step tok-eval "stage 1/7: tokenizer evaluation on $val" tok-eval --input "$val"
-    step base "stage 2/7: pretraining: ${BASE[*]}" base-train --train "$train" --val "$val" "${BASE[@]}" --resumable
+    step base "stage 2/7: pretraining: ${BASE[*]:-the defaults}" base-train --train "$train" --val "$val" "${BASE[@]}" --resumable
     step base-eval "stage 3/7: base model evaluation (val bpb, samples)" base-eval
-    step mid "stage 4/7: mid-training on corpus text mixed with conversations: ${MID[*]}" mid-train "${MID[@]}" --resumable
-    step sft "stage 5/7: supervised fine-tuning, assistant tokens only: ${SFT[*]}" chat-sft "${SFT[@]}" --resumable
-    step rl "stage 6/7: reinforcement learning on arithmetic: ${RL[*]}" chat-rl "${RL[@]}" --resumable
+    step mid "stage 4/7: mid-training on corpus text mixed with conversations: ${MID[*]:-the defaults}" mid-train "${MID[@]}" --resumable
+    step sft "stage 5/7: supervised fine-tuning, assistant tokens only: ${SFT[*]:-the defaults}" chat-sft "${SFT[@]}" --resumable
+    step rl "stage 6/7: reinforcement learning on arithmetic: ${RL[*]:-the defaults}" chat-rl "${RL[@]}" --resumable
     step eval-mid "stage 7/7: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
     step eval-sft "stage 7/7: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
     step eval-rl "stage 7/7: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"

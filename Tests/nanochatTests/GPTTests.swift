@@ -188,7 +188,7 @@ final class GPTTests: XCTestCase {
         XCTAssertTrue(h.scaleByWidth)
         // mid-train and chat-sft hand --lr-scale to the optimizer.
         let stage = try StageOptions.parse(["--lr-scale", "0.5", "--steps", "7", "--batch-size", "3"])
-        let o = stage.trainOptions(stage: "sft", from: "x", seqLen: 32, warmStart: true)
+        let o = stage.trainOptions(stage: .sft, from: "x", seqLen: 32, warmStart: true)
         XCTAssertEqual(o.hyper, .scaled(by: 0.5))
         XCTAssertEqual(o.steps, 7); XCTAssertEqual(o.batchSize, 3); XCTAssertEqual(o.totalBatchTokens, 96)
     }

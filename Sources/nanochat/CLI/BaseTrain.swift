@@ -8,25 +8,27 @@ struct BaseTrain: ParsableCommand {
         commandName: "base-train", abstract: "Pretrain the GPT on the corpus: live progress, val bpb, samples, checkpoints, --resume.")
 
     @OptionGroup var opts: RunOptions
-    @Option(help: "Model depth: C = 64·depth, one attention head per 64 channels.") var depth = 4
-    @Option(help: "Sequence length T (context).") var seqLen = 256
-    @Option(help: "Rows per forward pass.") var batchSize = 16
-    @Option(help: "Tokens per optimizer step (gradient accumulation when above batch-size × seq-len; default one pass).") var totalBatch: Int?
-    @Option(help: "Number of optimizer steps.") var steps: Int?
+    private static let d = PretrainOptions(), lr = OptimizerHyper()
+    @Option(help: "Model depth: C = 64·depth, one attention head per 64 channels.") var depth = d.depth
+    @Option(help: "Sequence length T (context).") var seqLen = d.seqLen
+    @Option(help: "Rows per forward pass.") var batchSize = d.batchSize
+    @Option(help: "Tokens per optimizer step (gradient accumulation when above batch-size × seq-len; default one pass).")
+    var totalBatch: Int?
+    @Option(help: "Number of optimizer steps (default \(Stage.base.defaultSteps)).") var steps: Int?
     @Option(help: "Train for about this many minutes instead of --steps.") var minutes: Double?
     @Option(help: "Train on ratio × params tokens instead of --steps (nanochat uses 20, Chinchilla).") var ratio: Double?
-    @Option(help: "AdamW learning rate of the embedding (scaled by (C/768)^-0.5).") var embeddingLr: Float = 0.2
-    @Option(help: "AdamW learning rate of lm_head (scaled by (C/768)^-0.5).") var unembeddingLr: Float = 0.004
-    @Option(help: "Muon learning rate of the block matrices.") var matrixLr: Float = 0.02
-    @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
-    @Option(help: "Linear warmup steps.") var warmup = 0
-    @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = 0.2
-    @Option(help: "Learning rate at the end, as a fraction of the peak.") var finalLrFrac = 0.0
-    @Option(help: "Evaluate val bpb every N steps (and at the end).") var evalEvery = 100
-    @Option(help: "Validation tokens per evaluation.") var evalTokens = 65536
-    @Option(help: "Print samples every N steps (and at the end).") var sampleEvery = 200
-    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 100
-    @Option(help: "Seed for the weights and the data order.") var seed: UInt64 = 42
+    @Option(help: "AdamW learning rate of the embedding (scaled by (C/768)^-0.5).") var embeddingLr = lr.embeddingLR
+    @Option(help: "AdamW learning rate of lm_head (scaled by (C/768)^-0.5).") var unembeddingLr = lr.unembeddingLR
+    @Option(help: "Muon learning rate of the block matrices.") var matrixLr = lr.matrixLR
+    @Option(help: "AdamW weight decay.") var weightDecay = lr.weightDecay
+    @Option(help: "Linear warmup steps.") var warmup = d.warmupSteps
+    @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = d.warmdownRatio
+    @Option(help: "Learning rate at the end, as a fraction of the peak.") var finalLrFrac = d.finalLRFraction
+    @Option(help: "Evaluate val bpb every N steps (and at the end).") var evalEvery = d.evalEvery
+    @Option(help: "Validation tokens per evaluation.") var evalTokens = d.evalTokens
+    @Option(help: "Print samples every N steps (and at the end).") var sampleEvery = d.sampleEvery
+    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
+    @Option(help: "Seed for the weights and the data order.") var seed = d.seed
     @Flag(help: "Continue from the checkpoint in OUT/base.") var resume = false
     @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = ["data/shakespeare/train"]
     @Option(name: .long, parsing: .upToNextOption, help: "Validation text (files or folders).") var val: [String] = ["data/shakespeare/val"]
@@ -50,7 +52,7 @@ struct BaseTrain: ParsableCommand {
             o.depth = depth; o.seqLen = seqLen; o.batchSize = batchSize
             o.totalBatchTokens = totalBatch ?? batchSize * seqLen
             o.steps = steps; o.minutes = minutes; o.ratio = ratio
-            if steps == nil && minutes == nil && ratio == nil && !resume { o.steps = 100 }
+            if steps == nil && minutes == nil && ratio == nil && !resume { o.steps = Stage.base.defaultSteps }
             o.hyper = OptimizerHyper(embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr, weightDecay: weightDecay)
             o.warmupSteps = warmup; o.warmdownRatio = warmdownRatio; o.finalLRFraction = finalLrFrac
             o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.sampleEvery = sampleEvery; o.saveEvery = saveEvery

@@ -8,17 +8,18 @@ struct ChatRL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones.")
     @OptionGroup var opts: RunOptions
-    @Option(help: "Optimizer steps.") var steps = 120
-    @Option(help: "Prompts per step.") var prompts = 8
-    @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = 8
-    @Option(help: "Most sampled tokens per answer.") var maxTokens = 48
-    @Option(help: "Sampling temperature.") var temperature: Float = 1
-    @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 50
-    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale: Float = 0.1
-    @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = 20
-    @Option(help: "Problems in the validation slice.") var evalCount = 50
-    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 20
-    @Option(help: "Seed for prompts and sampling.") var seed: UInt64 = 7
+    private static let d = RLOptions()
+    @Option(help: "Optimizer steps.") var steps = d.steps
+    @Option(help: "Prompts per step.") var prompts = d.prompts
+    @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = d.samples
+    @Option(help: "Most sampled tokens per answer.") var maxTokens = d.maxTokens
+    @Option(help: "Sampling temperature.") var temperature = d.temperature
+    @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = d.topK
+    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale = RLOptions.lrScale
+    @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = d.evalEvery
+    @Option(help: "Problems in the validation slice.") var evalCount = d.evalCount
+    @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
+    @Option(help: "Seed for prompts and sampling.") var seed = d.seed
     @Option(help: "Checkpoint to start from.") var from: String?
     @Flag(help: "Continue from OUT/rl's last checkpoint.") var resume = false
 

@@ -8,7 +8,8 @@ import Foundation
 
 /// Options shared by the post-training stages.
 struct StageOptions: ParsableArguments {
-    @Option(help: "Optimizer steps.") var steps = 150
+    @Option(help: "Optimizer steps (default: \(Stage.mid.defaultSteps) for mid-train, \(Stage.sft.defaultSteps) for chat-sft).")
+    var steps: Int?
     @Option(help: "Rows per forward pass.") var batchSize = 16
     @Option(help: "Multiply every learning rate by this.") var lrScale: Float = 1
     @Option(help: "Examples of each task family in the mixture.") var perTask = 1500
@@ -18,17 +19,26 @@ struct StageOptions: ParsableArguments {
     @Flag(help: "Continue this stage from its own last checkpoint.") var resume = false
 
     func validate() throws {
-        guard steps >= 1, batchSize >= 1, lrScale > 0, perTask >= 1 else {
+        guard (steps ?? 1) >= 1, batchSize >= 1, lrScale > 0, perTask >= 1 else {
             throw ValidationError("--steps, --batch-size, --lr-scale and --per-task must be positive")
         }
     }
 
-    func trainOptions(stage: String, from: String, seqLen: Int, warmStart: Bool) -> PretrainOptions {
+    func trainOptions(stage: Stage, from: String, seqLen: Int, warmStart: Bool) -> PretrainOptions {
         var o = PretrainOptions()
-        o.stage = stage; o.initFrom = from; o.warmStartOptimizer = warmStart
-        o.seqLen = seqLen; o.batchSize = batchSize; o.totalBatchTokens = batchSize * seqLen
-        o.steps = steps; o.seed = seed; o.resume = resume
-        o.evalEvery = evalEvery; o.evalTokens = 32768; o.sampleEvery = 0; o.saveEvery = saveEvery
+        o.stage = stage
+        o.initFrom = from
+        o.warmStartOptimizer = warmStart
+        o.seqLen = seqLen
+        o.batchSize = batchSize
+        o.totalBatchTokens = batchSize * seqLen
+        o.steps = steps ?? stage.defaultSteps
+        o.seed = seed
+        o.resume = resume
+        o.evalEvery = evalEvery
+        o.evalTokens = 32768
+        o.sampleEvery = 0
+        o.saveEvery = saveEvery
         o.hyper = .scaled(by: lrScale)
         return o
     }
@@ -64,7 +74,7 @@ struct MidTrain: ParsableCommand {
             print("mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens + \(stream.count - chatTokens) corpus tokens")
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
-                                   options: stage.trainOptions(stage: "mid", from: from, seqLen: config.sequenceLen, warmStart: false))
+                                   options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
             if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             do { print("mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/mid") }
         }
@@ -86,7 +96,7 @@ struct ChatSFT: ParsableCommand {
             var loader = try SFTLoader(conversations: rendered, T: config.sequenceLen, pad: tok.bosId, seed: stage.seed)
             print("chat-sft: mixture \(mixture.summary): \(rendered.count) conversations, \(loader.cropped) cropped to \(config.sequenceLen + 1) tokens")
             let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
-                                   options: stage.trainOptions(stage: "sft", from: from, seqLen: config.sequenceLen, warmStart: true))
+                                   options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
             if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
         }

@@ -5,6 +5,8 @@
 
 import Foundation
 
+/// Every setting of a next-token training stage, with the defaults of base-train (the CLI reads them from
+/// here; mid-train and chat-sft set their own through StageOptions).
 struct PretrainOptions {
     var depth = 4
     var seqLen = 256
@@ -19,13 +21,13 @@ struct PretrainOptions {
     var finalLRFraction = 0.0
     var evalEvery = 100
     var evalTokens = 65536
-    var sampleEvery = 200
-    var saveEvery = 100
+    var sampleEvery = 150
+    var saveEvery = 50
     var seed: UInt64 = 42
     var resume = false
     var stopAfterStep: Int?       // tests: behave as if Ctrl-C came during this step
     var quiet = false
-    var stage = "base"            // name in logs and checkpoint metadata
+    var stage = Stage.base        // name in messages and checkpoint metadata
     var initFrom: String?         // start from this checkpoint's weights (mid from base, sft from mid)
     var warmStartOptimizer = false // ...and its optimizer state
 }
@@ -69,7 +71,7 @@ func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S
         throw UserError("\(o.initFrom ?? outDir) was trained with sequence length \(config.sequenceLen); this stage uses \(o.seqLen). "
                         + "Use --seq-len \(config.sequenceLen).")
     }
-    let name = o.stage == "base" ? "base-train" : o.stage
+    let name = o.stage == .base ? "base-train" : o.stage.folder
     let h = try StageHarness(name: name, outDir: outDir, resume: o.resume, quiet: o.quiet)
     let bytesPerToken = tokenByteCounts(tok)
 
@@ -96,7 +98,7 @@ func trainStage<S: BatchSource>(tokenizer tok: Tokenizer, source loader: inout S
     var valBPB: Double?
     func save() throws {
         var meta = ["step": "\(h.step)", "total_steps": "\(totalSteps)", "data_rows": "\(loader.rowsProduced)",
-                    "tokenizer_hash": tok.hash, "stage": o.stage, "seed": "\(o.seed)"]
+                    "tokenizer_hash": tok.hash, "stage": o.stage.folder, "seed": "\(o.seed)"]
         if let valBPB { meta["val_bpb"] = String(format: "%.4f", valBPB) }
         try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: meta)
     }

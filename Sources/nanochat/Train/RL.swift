@@ -9,14 +9,17 @@
 
 import Foundation
 
+/// Every setting of the RL stage, with its defaults (the chat-rl command reads them from here).
 struct RLOptions {
-    var steps = 120
+    var steps = Stage.rl.defaultSteps
     var prompts = 8             // prompts per step
     var samples = 8             // answers per prompt (the group)
     var maxTokens = 48          // most sampled tokens per answer
     var temperature: Float = 1
     var topK = 50
-    var hyper = OptimizerHyper()
+    var hyper = OptimizerHyper.scaled(by: RLOptions.lrScale)
+    /// RL's learning rates are SFT's times this (LOG.md: ×0.5 collapsed the policy, ×0.2 and ×0.1 learned).
+    static let lrScale: Float = 0.1
     var seed: UInt64 = 7
     var evalEvery = 20          // greedy pass@1 on the validation slice (0 = never)
     var evalCount = 50

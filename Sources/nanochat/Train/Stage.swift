@@ -37,6 +37,17 @@ enum Stage: String, CaseIterable {
         }
     }
 
+    /// Optimizer steps when the command is not told otherwise: the default run's (about 35 minutes on
+    /// 2 cores in all). run.sh's presets override them; nothing else repeats them.
+    var defaultSteps: Int {
+        switch self {
+        case .base: return 300
+        case .mid: return 120
+        case .sft: return 200
+        case .rl: return 120
+        }
+    }
+
     /// Newest first: the order in which `chat` looks for a checkpoint.
     static var newestFirst: [Stage] { allCases.reversed() }
 
