@@ -122,11 +122,11 @@ struct ChatEval: ParsableCommand {
             let rows = try evaluateTasks(engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
             print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
             print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
-            var log = ""
+            var log: [TaskResultRecord] = []
             for r in rows {
                 let acc = 100 * Double(r.correct) / Double(r.total)
                 print(String(format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total, 100 * r.chance, r.note))
-                log += "{\"source\":\"\(source)\",\"task\":\"\(r.task)\",\"correct\":\(r.correct),\"total\":\(r.total)}\n"
+                log.append(TaskResultRecord(source: source, task: r.task, correct: r.correct, total: r.total))
             }
             if passK > 0 {
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
@@ -134,20 +134,21 @@ struct ChatEval: ParsableCommand {
                 let p = passAtK(correct: right, n: passK)
                 print("arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): " +
                       p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(separator: ", "))
-                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@k\",\"seed\":\(seed),\"pass_at_k\":[" + p.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]}\n"
+                log.append(TaskResultRecord(source: source, task: "arithmetic pass@k", seed: seed, pass_at_k: p))
                 // The two ends as exact counts, for the report's tables: sampled pass@1 = right samples / all
                 // samples, pass@k = problems with at least one right sample / problems.
-                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@1 (sampled)\",\"correct\":\(right.reduce(0, +)),\"total\":\(passK * tests.count)}\n"
-                log += "{\"source\":\"\(source)\",\"task\":\"arithmetic pass@\(passK)\",\"correct\":\(right.filter { $0 > 0 }.count),\"total\":\(tests.count)}\n"
+                log.append(TaskResultRecord(source: source, task: "arithmetic pass@1 (sampled)", correct: right.reduce(0, +),
+                                            total: passK * tests.count))
+                log.append(TaskResultRecord(source: source, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
+                                            total: tests.count))
             }
             for r in rows where showWrong > 0 && !r.wrong.isEmpty {
                 print("\n\(r.task): \(min(showWrong, r.wrong.count)) of \(r.wrong.count) wrong answers")
                 for (q, a) in r.wrong.prefix(showWrong) { print("  Q: \(q.replacingOccurrences(of: "\n", with: " / "))\n  A: \(a.replacingOccurrences(of: "\n", with: " / "))") }
             }
             print(String(format: "(%.0f s)", now() - t0))
-            let path = dir + "/eval.jsonl"
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            if let h = FileHandle(forWritingAtPath: path) { h.seekToEndOfFile(); h.write(Data(log.utf8)); try? h.close() }
+            let writer = try LogWriter(path: dir + "/eval.jsonl", fresh: false)
+            for record in log { writer.write(record) }
         }
     }
 }

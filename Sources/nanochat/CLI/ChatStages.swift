@@ -64,14 +64,10 @@ struct MidTrain: ParsableCommand {
             let from = Stage.base.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
-            // The stream: every conversation (each starts with <|bos|>), then as many corpus tokens again.
-            var stream: [UInt16] = []
-            for c in mixture.conversations(seed: stage.seed) {
-                stream += try tok.renderConversation(c, maxTokens: config.sequenceLen + 1).ids.map { UInt16($0) }
-            }
-            let chatTokens = stream.count
-            stream += train.prefix(chatTokens)
-            print("mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens + \(stream.count - chatTokens) corpus tokens")
+            let (stream, chatTokens) = try midTrainingStream(tok, mixture: mixture, corpus: train, seqLen: config.sequenceLen,
+                                                             seed: stage.seed)
+            print("mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens "
+                  + "+ \(stream.count - chatTokens) corpus tokens")
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
                                    options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))

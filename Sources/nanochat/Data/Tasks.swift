@@ -57,10 +57,6 @@ extension TaskExample {
     }
 }
 
-/// The text of an answer as the graders read it: special tokens (tool-call markers) left out.
-func answerText(_ tok: Tokenizer, _ tokens: [GeneratedToken]) -> String {
-    tok.decode(tokens.map(\.id).filter { !tok.isSpecial($0) })
-}
 
 /// Grades a response (the assistant's text, tool calls and outputs included) against an example.
 func grade(_ example: TaskExample, response: String) -> Bool {

@@ -14,6 +14,11 @@ struct SamplingOptions {
 /// One generated token: the id, and whether the engine forced it (tool output) rather than sampling it.
 struct GeneratedToken: Equatable { var id: Int; var forced: Bool }
 
+/// The text of an answer as the graders read it: special tokens (tool-call markers) left out.
+func answerText(_ tok: Tokenizer, _ tokens: [GeneratedToken]) -> String {
+    tok.decode(tokens.map(\.id).filter { !tok.isSpecial($0) })
+}
+
 final class Engine {
     let model: GPT
     let tok: Tokenizer

@@ -6,16 +6,6 @@
 import Foundation
 
 
-/// The JSON objects of a JSONL file, one per line; lines that are not a JSON object are counted, not fatal.
-func readJSONLines(_ path: String) -> (objects: [[String: Any]], unreadable: Int)? {
-    guard let data = FileManager.default.contents(atPath: path) else { return nil }
-    var objects: [[String: Any]] = [], bad = 0
-    for line in data.split(separator: UInt8(ascii: "\n")) where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
-        if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] { objects.append(o) } else { bad += 1 }
-    }
-    return (objects, bad)
-}
-
 /// A stage's log.jsonl read back as the typed records the stages wrote (Train/LogRecords.swift); a line
 /// that is none of them is counted as unreadable. Unknown extra keys are ignored.
 struct StageLog {
@@ -64,15 +54,15 @@ func emaSmooth(_ ys: [Double], beta: Double = 0.9) -> [Double] {
     return ys.map { s = beta * s + (1 - beta) * $0; return s }
 }
 
-/// The last eval.jsonl line of each task (chat-eval appends a block per run), in first-seen order.
+/// The last eval.jsonl record of each task (chat-eval appends a block per run), in first-seen order.
 func lastTaskResults(_ path: String) -> [(task: String, correct: Int, total: Int)] {
-    guard let (objects, _) = readJSONLines(path) else { return [] }
+    guard let data = FileManager.default.contents(atPath: path) else { return [] }
     var order: [String] = [], latest: [String: (Int, Int)] = [:]
-    for o in objects {
-        guard let task = o["task"] as? String, let c = (o["correct"] as? NSNumber)?.intValue,
-              let t = (o["total"] as? NSNumber)?.intValue, t > 0 else { continue }
-        if latest[task] == nil { order.append(task) }
-        latest[task] = (c, t)
+    for line in data.split(separator: UInt8(ascii: "\n")) {
+        guard let r = try? JSONDecoder().decode(TaskResultRecord.self, from: Data(line)),
+              let c = r.correct, let t = r.total, t > 0 else { continue }
+        if latest[r.task] == nil { order.append(r.task) }
+        latest[r.task] = (c, t)
     }
     return order.map { ($0, latest[$0]!.0, latest[$0]!.1) }
 }

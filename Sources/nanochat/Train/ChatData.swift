@@ -27,3 +27,16 @@ struct ChatMixture {
         return ChatMixture(entries: entries)
     }
 }
+
+/// Mid-training's token stream: every conversation of the mixture rendered (each starts with <|bos|>,
+/// cropped to a row), then as many corpus tokens again. Returns the stream and its conversation tokens.
+func midTrainingStream(_ tok: Tokenizer, mixture: ChatMixture, corpus: [UInt16], seqLen: Int,
+                       seed: UInt64) throws -> (stream: [UInt16], chatTokens: Int) {
+    var stream: [UInt16] = []
+    for c in mixture.conversations(seed: seed) {
+        stream += try tok.renderConversation(c, maxTokens: seqLen + 1).ids.map { UInt16($0) }
+    }
+    let chatTokens = stream.count
+    stream += corpus.prefix(chatTokens)
+    return (stream, chatTokens)
+}

@@ -41,6 +41,17 @@ struct PassRecord: LogRecord {
     var pass1: Double
 }
 
+/// One line of a checkpoint folder's eval.jsonl: chat-eval's result on one task (it appends a block of
+/// these per run; the report shows the last of each task).
+struct TaskResultRecord: Codable {
+    var source: String              // the stage evaluated
+    var task: String                // "arithmetic", "choice (categorical)", "arithmetic pass@8", ...
+    var correct: Int?
+    var total: Int?
+    var seed: UInt64?               // sampled results: the sampling seed
+    var pass_at_k: [Double]?        // "arithmetic pass@k": pass@1 ... pass@k
+}
+
 /// A log line read back: whichever record kind it is (tried most specific first), or nil.
 enum LoggedRecord {
     case train(TrainStepRecord), rl(RLStepRecord), val(ValRecord), pass(PassRecord)
@@ -106,7 +117,7 @@ final class LogWriter {
     }
     deinit { try? handle.close() }
 
-    func write<R: LogRecord>(_ record: R) {
+    func write<R: Encodable>(_ record: R) {
         guard let data = try? encoder.encode(record) else { return }
         handle.write(data + Data([UInt8(ascii: "\n")]))
     }
