@@ -5,6 +5,7 @@
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
+#   ./run.sh help     this text and the list of stages (nanochat stages)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -100,7 +101,7 @@ speedrun() {
         --fresh) fresh=1 ;;
         --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
         --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/, or a .jsonl file"; corpus=$2; shift ;;
-        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build" ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
         esac
         shift
     done
@@ -170,6 +171,10 @@ test)
     ;;
 build)
     build
+    ;;
+help|-h|--help)
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    if [ -x "$BIN" ]; then echo; "$BIN" stages; else echo; echo "(./run.sh build, then ./run.sh help lists the stages)"; fi
     ;;
 *)
     speedrun "$@"
