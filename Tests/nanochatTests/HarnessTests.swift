@@ -66,6 +66,19 @@ final class HarnessTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.inspect(straight).1["stage"], "sft")
     }
 
+    func testCheckpointSearchTakesTheNewestStage() throws {
+        let out = Fixtures.tempDir("stages")
+        assertUserError(["no checkpoint in", "./run.sh"]) { _ = try checkpointDir(out: out, stage: nil, checkpoint: nil) }
+        for s in [Stage.base, .mid, .sft] {
+            try FileManager.default.createDirectory(atPath: s.dir(in: out), withIntermediateDirectories: true)
+            XCTAssertTrue(FileManager.default.createFile(atPath: s.dir(in: out) + "/" + Checkpoint.modelFile, contents: Data()))
+        }
+        XCTAssertEqual(try checkpointDir(out: out, stage: nil, checkpoint: nil), out + "/sft")
+        XCTAssertEqual(try checkpointDir(out: out, stage: .mid, checkpoint: nil), out + "/mid")
+        XCTAssertEqual(try checkpointDir(out: out, stage: .mid, checkpoint: "/x"), "/x")
+        XCTAssertEqual(Stage.allCases.map(\.startsFrom), [nil, .base, .mid, .sft], "each stage starts from the one before")
+    }
+
     func testLogRecordsReadBackAsWritten() throws {
         let dir = Fixtures.tempDir("log")
         let writer = try LogWriter(path: dir + "/log.jsonl", fresh: true)

@@ -22,24 +22,34 @@ struct BaseEval: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try loadModel(out: opts.out, stage: .base, checkpoint: checkpoint, maxBatch: batchSize)
-            let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta, config = model.config
+            let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta,
+                config = model.config
             let path = tokens ?? opts.out + "/data/val.bin"
             let shard = try TokenShard.read(path, vocabSize: tok.vocabSize)
             guard shard.count > config.sequenceLen else {
                 throw UserError("\(path) has \(shard.count) tokens, fewer than one window of \(config.sequenceLen + 1)")
             }
             let t0 = now()
-            let r = evaluateBPB(model, tokens: shard, tokenBytes: tokenByteCounts(tok), B: batchSize, T: config.sequenceLen, maxTokens: maxTokens)
+            let r = evaluateBPB(
+                model, tokens: shard, tokenBytes: tokenByteCounts(tok), B: batchSize, T: config.sequenceLen,
+                maxTokens: maxTokens)
             print("base-eval: \(dir) (step \(meta["step"] ?? "?"), \(config))")
-            print(String(format: "loss %.4f\nbpb %.4f\n(%d tokens of %@, %.1f s)", r.loss, r.bpb, r.tokens, path, now() - t0))
+            print(
+                String(
+                    format: "loss %.4f\nbpb %.4f\n(%d tokens of %@, %.1f s)", r.loss, r.bpb, r.tokens, path, now() - t0)
+            )
             if r.loss.isFinite, r.bpb.isFinite {
-                try appendBaseEval(["step": Int(meta["step"] ?? "") ?? -1, "shard": path, "loss": r.loss, "bpb": r.bpb,
-                                    "tokens": r.tokens], to: dir + "/base_eval.json")
+                try appendBaseEval(
+                    [
+                        "step": Int(meta["step"] ?? "") ?? -1, "shard": path, "loss": r.loss, "bpb": r.bpb,
+                        "tokens": r.tokens,
+                    ], to: dir + "/base_eval.json")
             }
             for (k, p) in prompt.enumerated() {
                 let ids = [tok.bosId] + tok.encode(p)
-                let out = generateNaive(model, prompt: ids, maxTokens: sampleTokens, temperature: temperature, topK: topK,
-                                        seed: seed &+ UInt64(k), stop: [tok.bosId])
+                let out = generateNaive(
+                    model, prompt: ids, maxTokens: sampleTokens, temperature: temperature, topK: topK,
+                    seed: seed &+ UInt64(k), stop: [tok.bosId])
                 print("--- sample \(k + 1)\n" + p + tok.decode(out))
             }
         }
@@ -49,6 +59,10 @@ struct BaseEval: ParsableCommand {
 /// Adds one evaluation to the checkpoint folder's base_eval.json (a JSON array, newest last), which
 /// `nanochat report` reads. An unreadable old file is replaced.
 func appendBaseEval(_ entry: [String: Any], to path: String) throws {
-    let old = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [Any] } ?? []
-    try writeAtomically(try JSONSerialization.data(withJSONObject: old + [entry], options: [.sortedKeys, .withoutEscapingSlashes]), to: path)
+    let old =
+        FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [Any] }
+        ?? []
+    try writeAtomically(
+        try JSONSerialization.data(withJSONObject: old + [entry], options: [.sortedKeys, .withoutEscapingSlashes]),
+        to: path)
 }

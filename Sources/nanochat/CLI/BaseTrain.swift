@@ -5,24 +5,28 @@ import Foundation
 
 struct BaseTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "base-train", abstract: "Pretrain the GPT on the corpus: live progress, val bpb, samples, checkpoints, --resume.")
+        commandName: "base-train",
+        abstract: "Pretrain the GPT on the corpus: live progress, val bpb, samples, checkpoints, --resume.")
 
     @OptionGroup var opts: RunOptions
     private static let d = PretrainOptions(), lr = OptimizerHyper()
     @Option(help: "Model depth: C = 64·depth, one attention head per 64 channels.") var depth = d.depth
     @Option(help: "Sequence length T (context).") var seqLen = d.seqLen
     @Option(help: "Rows per forward pass.") var batchSize = d.batchSize
-    @Option(help: "Tokens per optimizer step (gradient accumulation when above batch-size × seq-len; default one pass).")
+    @Option(
+        help: "Tokens per optimizer step (gradient accumulation when above batch-size × seq-len; default one pass).")
     var totalBatch: Int?
     @Option(help: "Number of optimizer steps (default \(Stage.base.defaultSteps)).") var steps: Int?
     @Option(help: "Train for about this many minutes instead of --steps.") var minutes: Double?
-    @Option(help: "Train on ratio × params tokens instead of --steps (nanochat uses 20, Chinchilla).") var ratio: Double?
+    @Option(help: "Train on ratio × params tokens instead of --steps (nanochat uses 20, Chinchilla).") var ratio:
+        Double?
     @Option(help: "AdamW learning rate of the embedding (scaled by (C/768)^-0.5).") var embeddingLr = lr.embeddingLR
     @Option(help: "AdamW learning rate of lm_head (scaled by (C/768)^-0.5).") var unembeddingLr = lr.unembeddingLR
     @Option(help: "Muon learning rate of the block matrices.") var matrixLr = lr.matrixLR
     @Option(help: "AdamW weight decay.") var weightDecay = lr.weightDecay
     @Option(help: "Linear warmup steps.") var warmup = d.warmupSteps
-    @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = d.warmdownRatio
+    @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = d
+        .warmdownRatio
     @Option(help: "Learning rate at the end, as a fraction of the peak.") var finalLrFrac = d.finalLRFraction
     @Option(help: "Evaluate val bpb every N steps (and at the end).") var evalEvery = d.evalEvery
     @Option(help: "Validation tokens per evaluation.") var evalTokens = d.evalTokens
@@ -30,14 +34,20 @@ struct BaseTrain: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed for the weights and the data order.") var seed = d.seed
     @Flag(help: "Continue from the checkpoint in OUT/base.") var resume = false
-    @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = ["data/shakespeare/train"]
-    @Option(name: .long, parsing: .upToNextOption, help: "Validation text (files or folders).") var val: [String] = ["data/shakespeare/val"]
+    @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = [
+        "data/shakespeare/train"
+    ]
+    @Option(name: .long, parsing: .upToNextOption, help: "Validation text (files or folders).") var val: [String] = [
+        "data/shakespeare/val"
+    ]
 
     func validate() throws {
         guard [steps != nil, minutes != nil, ratio != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("give at most one of --steps, --minutes, --ratio")
         }
-        guard depth >= 1, seqLen >= 2, batchSize >= 1 else { throw ValidationError("--depth, --seq-len (>= 2) and --batch-size must be positive") }
+        guard depth >= 1, seqLen >= 2, batchSize >= 1 else {
+            throw ValidationError("--depth, --seq-len (>= 2) and --batch-size must be positive")
+        }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
     }
@@ -45,22 +55,38 @@ struct BaseTrain: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
-            let (trainPath, valPath) = try prepareShards(tok, train: train, val: val, dataDir: opts.out + "/data") { print($0) }
+            let (trainPath, valPath) = try prepareShards(tok, train: train, val: val, dataDir: opts.out + "/data") {
+                print($0)
+            }
             let trainTokens = try TokenShard.read(trainPath, vocabSize: tok.vocabSize)
             let valTokens = try TokenShard.read(valPath, vocabSize: tok.vocabSize)
             var o = PretrainOptions()
-            o.depth = depth; o.seqLen = seqLen; o.batchSize = batchSize
+            o.depth = depth
+            o.seqLen = seqLen
+            o.batchSize = batchSize
             o.totalBatchTokens = totalBatch ?? batchSize * seqLen
-            o.steps = steps; o.minutes = minutes; o.ratio = ratio
+            o.steps = steps
+            o.minutes = minutes
+            o.ratio = ratio
             if steps == nil && minutes == nil && ratio == nil && !resume { o.steps = Stage.base.defaultSteps }
-            o.hyper = OptimizerHyper(embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr, weightDecay: weightDecay)
-            o.warmupSteps = warmup; o.warmdownRatio = warmdownRatio; o.finalLRFraction = finalLrFrac
-            o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.sampleEvery = sampleEvery; o.saveEvery = saveEvery
-            o.seed = seed; o.resume = resume
-            let r = try pretrain(tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
-            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            print("base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
-                  + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")
+            o.hyper = OptimizerHyper(
+                embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr, weightDecay: weightDecay)
+            o.warmupSteps = warmup
+            o.warmdownRatio = warmdownRatio
+            o.finalLRFraction = finalLrFrac
+            o.evalEvery = evalEvery
+            o.evalTokens = evalTokens
+            o.sampleEvery = sampleEvery
+            o.saveEvery = saveEvery
+            o.seed = seed
+            o.resume = resume
+            let r = try pretrain(
+                tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
+            // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            if r.interrupted { throw ExitCode(130) }
+            print(
+                "base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
+                    + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")
         }
     }
 }

@@ -27,8 +27,12 @@ struct Bench: ParsableCommand {
         let opt = Optimizer(model: model)
         let N = batchSize * seqLen
         var rng = RNG(seed: 1)
-        let inputs = (0..<N).map { _ in Int32(rng.int(vocabSize)) }, targets = (0..<N).map { _ in Int32(rng.int(vocabSize)) }
-        print("bench: \(config), batch \(batchSize) (\(N) tokens/step), \(config.numParams) params, BLAS threads \(blasThreads())")
+        let inputs = (0..<N).map { _ in Int32(rng.int(vocabSize)) },
+            targets = (0..<N).map { _ in Int32(rng.int(vocabSize)) }
+        print(
+            "bench: \(config), batch \(batchSize) (\(N) tokens/step), \(config.numParams) params, BLAS threads "
+                + "\(blasThreads())"
+        )
         var tf = 0.0, tb = 0.0, to = 0.0
         for s in 0...steps {
             let t0 = now()
@@ -39,11 +43,17 @@ struct Bench: ParsableCommand {
             let t2 = now()
             opt.update(lrMultiplier: 1, momentum: 0.95)
             let t3 = now()
-            if s > 0 { tf += t1 - t0; tb += t2 - t1; to += t3 - t2 }
+            if s > 0 {
+                tf += t1 - t0
+                tb += t2 - t1
+                to += t3 - t2
+            }
         }
         // One more step with the per-kernel profile on (timing adds a little overhead, so it is separate).
         model.profile = KernelProfile()
-        model.zeroGrad(); model.forward(inputs, targets, B: batchSize, T: seqLen); model.backward()
+        model.zeroGrad()
+        model.forward(inputs, targets, B: batchSize, T: seqLen)
+        model.backward()
         let prof = model.profile!
         model.profile = nil
         let n = Double(steps)
@@ -51,15 +61,23 @@ struct Bench: ParsableCommand {
         let flops = config.flopsPerToken * Double(N)
         let achieved = flops / step / 1e9
         let peak = measureSgemmPeak(config, rows: N)
-        print(String(format: "bench: forward %.1f ms, backward %.1f ms, optimizer %.1f ms, step %.1f ms",
-                     1000 * tf / n, 1000 * tb / n, 1000 * to / n, 1000 * step))
-        print(String(format: "bench: %.0f tokens/s, %.1f GFLOP/s (%.2f GFLOP/step, nanochat's 6N+12LCT estimate)",
-                     Double(N) / step, achieved, flops / 1e9))
+        print(
+            String(
+                format: "bench: forward %.1f ms, backward %.1f ms, optimizer %.1f ms, step %.1f ms",
+                1000 * tf / n, 1000 * tb / n, 1000 * to / n, 1000 * step))
+        print(
+            String(
+                format: "bench: %.0f tokens/s, %.1f GFLOP/s (%.2f GFLOP/step, nanochat's 6N+12LCT estimate)",
+                Double(N) / step, achieved, flops / 1e9))
         let parts = KernelKind.allCases.map { String(format: "%@ %.0f", "\($0)", 1000 * prof[$0]) }
         print("bench: forward+backward by kernel (ms): " + parts.joined(separator: ", "))
-        print(String(format: "bench: sgemm at the model's shapes %.1f GFLOP/s; MFU %.1f%%", peak, 100 * achieved / peak))
+        print(
+            String(format: "bench: sgemm at the model's shapes %.1f GFLOP/s; MFU %.1f%%", peak, 100 * achieved / peak))
         let (prefill, decode) = measureInference(model)
-        print(String(format: "bench: inference (KV cache, one stream): prefill %.0f tokens/s, decode %.0f tokens/s", prefill, decode))
+        print(
+            String(
+                format: "bench: inference (KV cache, one stream): prefill %.0f tokens/s, decode %.0f tokens/s", prefill,
+                decode))
         print(String(format: "bench: peak memory %.0f MB", peakMemoryMB()))
     }
 }
@@ -73,11 +91,20 @@ func measureSgemmPeak(_ c: GPTConfig, rows N: Int) -> Double {
     for _ in 0..<c.nLayer { shapes += [(C, C), (C, KC), (C, KC), (C, C), (C, 4 * C), (4 * C, C)] }
     shapes.append((C, V))
     let maxIn = shapes.map { $0.0 }.max()!, maxOut = shapes.map { $0.1 }.max()!
-    let x = UnsafeMutablePointer<Float>.allocate(capacity: N * maxIn), w = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
-    let y = UnsafeMutablePointer<Float>.allocate(capacity: N * maxOut), dw = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
-    defer { x.deallocate(); w.deallocate(); y.deallocate(); dw.deallocate() }
-    x.initialize(repeating: 0.01, count: N * maxIn); w.initialize(repeating: 0.01, count: maxIn * maxOut)
-    y.initialize(repeating: 0.01, count: N * maxOut); dw.initialize(repeating: 0, count: maxIn * maxOut)
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: N * maxIn),
+        w = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: N * maxOut),
+        dw = UnsafeMutablePointer<Float>.allocate(capacity: maxIn * maxOut)
+    defer {
+        x.deallocate()
+        w.deallocate()
+        y.deallocate()
+        dw.deallocate()
+    }
+    x.initialize(repeating: 0.01, count: N * maxIn)
+    w.initialize(repeating: 0.01, count: maxIn * maxOut)
+    y.initialize(repeating: 0.01, count: N * maxOut)
+    dw.initialize(repeating: 0, count: maxIn * maxOut)
     var best = Double.infinity
     for _ in 0..<3 {
         let t0 = now()
@@ -99,7 +126,8 @@ func measureInference(_ model: GPT) -> (Double, Double) {
     var rng = RNG(seed: 3)
     let prompt = (0..<(T / 2)).map { _ in Int32(rng.int(V)) }
     let t0 = now()
-    var logits = model.forward(prompt, B: 1, T: prompt.count, cache: cache)
+    var logits =
+        model.forward(prompt, B: 1, T: prompt.count, cache: cache)
         + (prompt.count - 1) * V
     let t1 = now()
     var next = [Int32](repeating: 0, count: 1)

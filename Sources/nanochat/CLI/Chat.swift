@@ -6,7 +6,8 @@ import ArgumentParser
 import Foundation
 
 struct Chat: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Chat with the model (REPL), or answer one prompt with -p.")
+    static let configuration = CommandConfiguration(
+        abstract: "Chat with the model (REPL), or answer one prompt with -p.")
 
     @OptionGroup var opts: RunOptions
     @Option(name: .shortAndLong, help: "Answer this prompt and exit ('-' reads it from stdin).") var prompt: String?
@@ -21,14 +22,18 @@ struct Chat: ParsableCommand {
 
     func validate() throws {
         if let source, Stage(rawValue: source) == nil {
-            throw ValidationError("--source must be one of \(Stage.newestFirst.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--source must be one of \(Stage.newestFirst.map(\.rawValue).joined(separator: ", "))")
         }
-        guard temperature >= 0, topK >= 0, maxTokens >= 1 else { throw ValidationError("--temperature and --top-k must be >= 0, --max-tokens >= 1") }
+        guard temperature >= 0, topK >= 0, maxTokens >= 1 else {
+            throw ValidationError("--temperature and --top-k must be >= 0, --max-tokens >= 1")
+        }
     }
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try loadModel(out: opts.out, stage: source.flatMap(Stage.init(rawValue:)), checkpoint: checkpoint)
+            let loaded = try loadModel(
+                out: opts.out, stage: source.flatMap(Stage.init(rawValue:)), checkpoint: checkpoint)
             let model = loaded.model, tok = loaded.tokenizer
             let options = SamplingOptions(temperature: temperature, topK: topK, seed: seed, maxTokens: maxTokens)
             let session = ChatSession(engine: Engine(model: model, tokenizer: tok), options: options, system: system)
@@ -36,7 +41,9 @@ struct Chat: ParsableCommand {
             let loadedLine = "loaded " + loaded.description
 
             if let prompt {
-                let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
+                let text =
+                    prompt == "-"
+                    ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
                 FileHandle.standardError.write(Data("nanochat: \(loadedLine)\n".utf8))
                 try answer(session, text.trimmingCharacters(in: .whitespacesAndNewlines), style)
                 return
@@ -44,8 +51,12 @@ struct Chat: ParsableCommand {
             print("nanochat chat: \(loadedLine). Type /help for commands, Ctrl-D to quit.")
             installStopHandler()
             while true {
-                print(style.bold("you> "), terminator: ""); fflush(stdout)
-                guard let line = readLine() else { print(""); break }
+                print(style.bold("you> "), terminator: "")
+                fflush(stdout)
+                guard let line = readLine() else {
+                    print("")
+                    break
+                }
                 stopRequested = 0
                 let input = line.trimmingCharacters(in: .whitespaces)
                 if input.isEmpty { continue }
@@ -63,15 +74,28 @@ struct Chat: ParsableCommand {
         print(style.bold("nanochat> "), terminator: "")
         let t0 = now()
         let (tokens, dropped) = try session.reply(text) { piece, isTool in
-            print(isTool ? style.dim(piece) : piece, terminator: ""); fflush(stdout)
+            print(isTool ? style.dim(piece) : piece, terminator: "")
+            fflush(stdout)
             return stopRequested == 0
         }
         print("")
-        if stopRequested != 0 { print(style.dim("(stopped)")); stopRequested = 0 }
-        if dropped > 0 { print(style.dim("(the conversation outgrew the \(session.engine.contextLength)-token context: dropped the \(dropped) oldest messages)")) }
+        if stopRequested != 0 {
+            print(style.dim("(stopped)"))
+            stopRequested = 0
+        }
+        if dropped > 0 {
+            print(
+                style.dim(
+                    "(the conversation outgrew the \(session.engine.contextLength)-token context: dropped the "
+                        + "\(dropped) oldest messages)"
+                ))
+        }
         if verbose {
             let dt = now() - t0
-            print(style.dim(String(format: "(%d tokens in %.2f s, %.1f tokens/s)", tokens.count, dt, Double(tokens.count) / dt)))
+            print(
+                style.dim(
+                    String(format: "(%d tokens in %.2f s, %.1f tokens/s)", tokens.count, dt, Double(tokens.count) / dt))
+            )
         }
     }
 
@@ -82,24 +106,39 @@ struct Chat: ParsableCommand {
         switch parts[0] {
         case "/quit", "/exit": return false
         case "/help":
-            print("""
-            /reset            forget the conversation
-            /temperature T    sampling temperature (0 = greedy), now \(session.options.temperature)
-            /topk K           sample from the K most likely tokens (0 = all), now \(session.options.topK)
-            /seed N           sampling seed, now \(session.options.seed)
-            /tokens           the last exchange as token ids and pieces
-            /quit             leave (or Ctrl-D); Ctrl-C stops an answer
-            """)
-        case "/reset": session.reset(); print(style.dim("(conversation cleared)"))
+            print(
+                """
+                /reset            forget the conversation
+                /temperature T    sampling temperature (0 = greedy), now \(session.options.temperature)
+                /topk K           sample from the K most likely tokens (0 = all), now \(session.options.topK)
+                /seed N           sampling seed, now \(session.options.seed)
+                /tokens           the last exchange as token ids and pieces
+                /quit             leave (or Ctrl-D); Ctrl-C stops an answer
+                """)
+        case "/reset":
+            session.reset()
+            print(style.dim("(conversation cleared)"))
         case "/temperature":
-            if let t = Float(arg), t >= 0 { session.options.temperature = t; print(style.dim("(temperature \(t))")) }
-            else { print(style.dim("(usage: /temperature T, with T >= 0)")) }
+            if let t = Float(arg), t >= 0 {
+                session.options.temperature = t
+                print(style.dim("(temperature \(t))"))
+            } else {
+                print(style.dim("(usage: /temperature T, with T >= 0)"))
+            }
         case "/topk":
-            if let k = Int(arg), k >= 0 { session.options.topK = k; print(style.dim("(top-k \(k))")) }
-            else { print(style.dim("(usage: /topk K, with K >= 0)")) }
+            if let k = Int(arg), k >= 0 {
+                session.options.topK = k
+                print(style.dim("(top-k \(k))"))
+            } else {
+                print(style.dim("(usage: /topk K, with K >= 0)"))
+            }
         case "/seed":
-            if let s = UInt64(arg) { session.options.seed = s; print(style.dim("(seed \(s))")) }
-            else { print(style.dim("(usage: /seed N)")) }
+            if let s = UInt64(arg) {
+                session.options.seed = s
+                print(style.dim("(seed \(s))"))
+            } else {
+                print(style.dim("(usage: /seed N)"))
+            }
         case "/tokens":
             if session.lastExchange.isEmpty { print(style.dim("(no exchange yet)")) }
             for id in session.lastExchange { print(String(format: "%6d  ", id) + displayToken(tok.tokenBytes(id))) }

@@ -7,13 +7,19 @@ import ArgumentParser
 import Foundation
 
 struct EvalRow {
-    var task: String; var correct: Int; var total: Int; var chance: Double; var note: String = ""
+    var task: String
+    var correct: Int
+    var total: Int
+    var chance: Double
+    var note: String = ""
     var wrong: [(question: String, answer: String)] = []  // the questions it got wrong, with its answers
 }
 
 /// Evaluates one model (the engine's) on every task; returns the table's rows.
-func evaluateTasks(engine: Engine, words: TaskWords, count: Int, maxTokens: Int, kinds: [TaskKind] = TaskKind.allCases,
-                   progress: (String) -> Void) throws -> [EvalRow] {
+func evaluateTasks(
+    engine: Engine, words: TaskWords, count: Int, maxTokens: Int, kinds: [TaskKind] = TaskKind.allCases,
+    progress: (String) -> Void
+) throws -> [EvalRow] {
     let model = engine.model, tok = engine.tok
     let options = SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens)
     let pythonStart = tok.id(.pythonStart)
@@ -28,15 +34,22 @@ func evaluateTasks(engine: Engine, words: TaskWords, count: Int, maxTokens: Int,
             if out.contains(where: { $0.id == pythonStart }) { usedTool += 1 }
             let text = answerText(tok, out)
             texts.append(text)
-            if grade(ex, response: text) { correct += 1 } else { wrong.append((ex.conversation.messages[0].text, text)) }
+            if grade(ex, response: text) {
+                correct += 1
+            } else {
+                wrong.append((ex.conversation.messages[0].text, text))
+            }
         }
-        rows.append(EvalRow(task: kind.rawValue, correct: correct, total: tests.count, chance: chanceLevel(kind, tests),
-                            note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : "", wrong: wrong))
+        rows.append(
+            EvalRow(
+                task: kind.rawValue, correct: correct, total: tests.count, chance: chanceLevel(kind, tests),
+                note: kind == .arithmetic ? "calculator used in \(usedTool)/\(tests.count)" : "", wrong: wrong))
         progress(String(format: "chat-eval: %@ %d/%d", kind.rawValue, correct, tests.count))
         let letters = choiceLetters.map { tok.encode(" " + $0) }
         if kind == .choice && !letters.allSatisfy({ $0.count == 1 }) {
             // A tokenizer trained on text without capitals has no " A" token: no letter logits to compare.
-            rows[rows.count - 1].note = "categorical scoring skipped: \" A\" .. \" D\" are not single tokens of this tokenizer"
+            rows[rows.count - 1].note =
+                "categorical scoring skipped: \" A\" .. \" D\" are not single tokens of this tokenizer"
         } else if kind == .choice {
             // Categorical: let the model reason greedily up to its "####", then compare the logits of the
             // option letters there (nanochat's ChatCORE compares letter logits; ours come after the reasoning).
@@ -44,13 +57,17 @@ func evaluateTasks(engine: Engine, words: TaskWords, count: Int, maxTokens: Int,
             for (ex, text) in zip(tests, texts) {
                 guard let r = text.range(of: "####") else { continue }
                 let prompt = try ex.prompt(tok)
-                let p = (prompt + tok.encode(String(text[..<r.upperBound]))).suffix(model.config.sequenceLen).map { Int32($0) }
+                let p = (prompt + tok.encode(String(text[..<r.upperBound]))).suffix(model.config.sequenceLen).map {
+                    Int32($0)
+                }
                 model.forward(Array(p), nil, B: 1, T: p.count)
                 let logits = model.lastLogits + (p.count - 1) * model.config.vocabSize
                 let best = letters.indices.max { logits[letters[$0][0]] < logits[letters[$1][0]] }!
                 if choiceLetters[best] == ex.answer { right += 1 }
             }
-            rows.append(EvalRow(task: "choice (categorical)", correct: right, total: tests.count, chance: chanceLevel(kind, tests)))
+            rows.append(
+                EvalRow(
+                    task: "choice (categorical)", correct: right, total: tests.count, chance: chanceLevel(kind, tests)))
         }
     }
     return rows
@@ -70,7 +87,9 @@ func passAtK(correct: [Int], n: Int) -> [Double] {
 }
 
 /// Samples `n` answers per arithmetic test problem and returns how many of each were right.
-func sampleArithmetic(model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64) throws -> [Int] {
+func sampleArithmetic(
+    model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64
+) throws -> [Int] {
     let engine = Engine(model: model, tokenizer: tok, rows: n)
     return try tests.enumerated().map { i, ex in
         let prompt = try ex.prompt(tok)
@@ -89,19 +108,24 @@ func chanceLevel(_ kind: TaskKind, _ tests: [TaskExample]) -> Double {
 }
 
 struct ChatEval: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "chat-eval", abstract: "Accuracy on each task's held-out set.")
+    static let configuration = CommandConfiguration(
+        commandName: "chat-eval", abstract: "Accuracy on each task's held-out set.")
     @OptionGroup var opts: RunOptions
     @Option(help: "Which stage to evaluate: \(Stage.names).") var source = "sft"
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
     @Option(help: "Test examples per task.") var count = 100
     @Option(help: "Most tokens per answer.") var maxTokens = 96
-    @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50) and print pass@1..k (0 = off).") var passK = 0
+    @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50); print pass@1..k.")
+    var passK = 0
     @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
     @Option(help: "Print up to N wrong answers per task, to see what the model gets wrong.") var showWrong = 0
-    @Option(help: "Comma-separated tasks to evaluate (arithmetic, spelling, counting, choice), or all.") var tasks = "all"
+    @Option(help: "Comma-separated tasks to evaluate (arithmetic, spelling, counting, choice), or all.")
+    var tasks = "all"
 
     var kinds: [TaskKind] {
-        tasks == "all" ? TaskKind.allCases : tasks.split(separator: ",").compactMap { TaskKind(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        tasks == "all"
+            ? TaskKind.allCases
+            : tasks.split(separator: ",").compactMap { TaskKind(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
     }
 
     func validate() throws {
@@ -109,42 +133,66 @@ struct ChatEval: ParsableCommand {
         guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
         let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard tasks == "all" || (!names.isEmpty && names.allSatisfy { TaskKind(rawValue: $0) != nil }) else {
-            throw ValidationError("--tasks must be all or a comma-separated list of " + TaskKind.allCases.map(\.rawValue).joined(separator: ", "))
+            throw ValidationError(
+                "--tasks must be all or a comma-separated list of "
+                    + TaskKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard (0...64).contains(passK) else { throw ValidationError("--pass-k must be between 0 and 64") }
     }
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try loadModel(out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK))
+            let loaded = try loadModel(
+                out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK))
             let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
             let t0 = now()
-            let rows = try evaluateTasks(engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count, maxTokens: maxTokens, kinds: kinds) { _ in }
-            print("chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test examples per task, greedy")
+            let rows = try evaluateTasks(
+                engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count,
+                maxTokens: maxTokens, kinds: kinds
+            ) { _ in }
+            print(
+                "chat-eval: \(dir) (stage \(meta["stage"] ?? source), step \(meta["step"] ?? "?")), \(count) test "
+                    + "examples per task, greedy"
+            )
             print("| task | accuracy | guessing (most common answer) | notes |\n|---|---|---|---|")
             var log: [TaskResultRecord] = []
             for r in rows {
                 let acc = 100 * Double(r.correct) / Double(r.total)
-                print(String(format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total, 100 * r.chance, r.note))
+                print(
+                    String(
+                        format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total,
+                        100 * r.chance, r.note))
                 log.append(TaskResultRecord(source: source, task: r.task, correct: r.correct, total: r.total))
             }
             if passK > 0 {
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
-                let right = try sampleArithmetic(model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed)
+                let right = try sampleArithmetic(
+                    model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed)
                 let p = passAtK(correct: right, n: passK)
-                print("arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): " +
-                      p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(separator: ", "))
+                print(
+                    "arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): "
+                        + p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(
+                            separator: ", "))
                 log.append(TaskResultRecord(source: source, task: "arithmetic pass@k", seed: seed, pass_at_k: p))
                 // The two ends as exact counts, for the report's tables: sampled pass@1 = right samples / all
                 // samples, pass@k = problems with at least one right sample / problems.
-                log.append(TaskResultRecord(source: source, task: "arithmetic pass@1 (sampled)", correct: right.reduce(0, +),
-                                            total: passK * tests.count))
-                log.append(TaskResultRecord(source: source, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
-                                            total: tests.count))
+                log.append(
+                    TaskResultRecord(
+                        source: source, task: "arithmetic pass@1 (sampled)", correct: right.reduce(0, +),
+                        total: passK * tests.count))
+                log.append(
+                    TaskResultRecord(
+                        source: source, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
+                        total: tests.count))
             }
             for r in rows where showWrong > 0 && !r.wrong.isEmpty {
                 print("\n\(r.task): \(min(showWrong, r.wrong.count)) of \(r.wrong.count) wrong answers")
-                for (q, a) in r.wrong.prefix(showWrong) { print("  Q: \(q.replacingOccurrences(of: "\n", with: " / "))\n  A: \(a.replacingOccurrences(of: "\n", with: " / "))") }
+                for (q, a) in r.wrong.prefix(showWrong) {
+                    print(
+                        "  Q: \(q.replacingOccurrences(of: "\n", with: " / "))\n  A: "
+                            + "\(a.replacingOccurrences(of: "\n", with: " / "))"
+                    )
+                }
             }
             print(String(format: "(%.0f s)", now() - t0))
             let writer = try LogWriter(path: dir + "/eval.jsonl", fresh: false)

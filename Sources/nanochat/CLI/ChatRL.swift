@@ -6,7 +6,8 @@ import Foundation
 
 struct ChatRL: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones.")
+        commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones."
+    )
     @OptionGroup var opts: RunOptions
     private static let d = RLOptions()
     @Option(help: "Optimizer steps.") var steps = d.steps
@@ -15,7 +16,8 @@ struct ChatRL: ParsableCommand {
     @Option(help: "Most sampled tokens per answer.") var maxTokens = d.maxTokens
     @Option(help: "Sampling temperature.") var temperature = d.temperature
     @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = d.topK
-    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale = RLOptions.lrScale
+    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale = RLOptions
+        .lrScale
     @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = d.evalEvery
     @Option(help: "Problems in the validation slice.") var evalCount = d.evalCount
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
@@ -25,9 +27,14 @@ struct ChatRL: ParsableCommand {
 
     func validate() throws {
         guard steps >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
-            throw ValidationError("--steps, --prompts, --max-tokens and --eval-count must be positive and --samples at least 2 (the group's mean is the baseline)")
+            throw ValidationError(
+                "--steps, --prompts, --max-tokens and --eval-count must be positive and --samples at least 2 (the "
+                    + "group's mean is the baseline)"
+            )
         }
-        guard temperature > 0 else { throw ValidationError("--temperature must be positive: RL learns from varied samples") }
+        guard temperature > 0 else {
+            throw ValidationError("--temperature must be positive: RL learns from varied samples")
+        }
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
     }
 
@@ -35,14 +42,27 @@ struct ChatRL: ParsableCommand {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
             var o = RLOptions()
-            o.steps = steps; o.prompts = prompts; o.samples = samples; o.maxTokens = maxTokens
-            o.temperature = temperature; o.topK = topK; o.seed = seed; o.resume = resume
-            o.evalEvery = evalEvery; o.evalCount = evalCount; o.saveEvery = saveEvery
+            o.steps = steps
+            o.prompts = prompts
+            o.samples = samples
+            o.maxTokens = maxTokens
+            o.temperature = temperature
+            o.topK = topK
+            o.seed = seed
+            o.resume = resume
+            o.evalEvery = evalEvery
+            o.evalCount = evalCount
+            o.saveEvery = saveEvery
             o.hyper = .scaled(by: lrScale)
-            let r = try reinforce(tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl", options: o)
-            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            print(String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
-                  + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "") + "; checkpoint in \(opts.out)/rl")
+            let r = try reinforce(
+                tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl",
+                options: o)
+            // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            if r.interrupted { throw ExitCode(130) }
+            print(
+                String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
+                    + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "")
+                    + "; checkpoint in \(opts.out)/rl")
         }
     }
 }

@@ -8,7 +8,7 @@ import Foundation
 
 /// Options shared by the post-training stages.
 struct StageOptions: ParsableArguments {
-    @Option(help: "Optimizer steps (default: \(Stage.mid.defaultSteps) for mid-train, \(Stage.sft.defaultSteps) for chat-sft).")
+    @Option(help: "Optimizer steps (default: \(Stage.mid.defaultSteps) mid-train, \(Stage.sft.defaultSteps) chat-sft).")
     var steps: Int?
     @Option(help: "Rows per forward pass.") var batchSize = 16
     @Option(help: "Multiply every learning rate by this.") var lrScale: Float = 1
@@ -55,7 +55,8 @@ func chatStageInputs(_ opts: RunOptions, from: String) throws -> (Tokenizer, GPT
 
 struct MidTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mid-train", abstract: "Continue training on corpus text mixed with conversations (chat format, tools).")
+        commandName: "mid-train",
+        abstract: "Continue training on corpus text mixed with conversations (chat format, tools).")
     @OptionGroup var opts: RunOptions
     @OptionGroup var stage: StageOptions
 
@@ -64,22 +65,31 @@ struct MidTrain: ParsableCommand {
             let from = Stage.base.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
-            let (stream, chatTokens) = try midTrainingStream(tok, mixture: mixture, corpus: train, seqLen: config.sequenceLen,
-                                                             seed: stage.seed)
-            print("mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens "
-                  + "+ \(stream.count - chatTokens) corpus tokens")
+            let (stream, chatTokens) = try midTrainingStream(
+                tok, mixture: mixture, corpus: train, seqLen: config.sequenceLen,
+                seed: stage.seed)
+            print(
+                "mid-train: mixture \(mixture.summary): \(chatTokens) conversation tokens "
+                    + "+ \(stream.count - chatTokens) corpus tokens")
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
-            let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
-                                   options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
-            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            do { print("mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "") + "; checkpoint in \(opts.out)/mid") }
+            let r = try trainStage(
+                tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
+                options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
+            // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            if r.interrupted { throw ExitCode(130) }
+            do {
+                print(
+                    "mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
+                        + "; checkpoint in \(opts.out)/mid")
+            }
         }
     }
 }
 
 struct ChatSFT: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "chat-sft", abstract: "Supervised fine-tuning on conversations; only the assistant's tokens are trained.")
+        commandName: "chat-sft",
+        abstract: "Supervised fine-tuning on conversations; only the assistant's tokens are trained.")
     @OptionGroup var opts: RunOptions
     @OptionGroup var stage: StageOptions
 
@@ -88,12 +98,19 @@ struct ChatSFT: ParsableCommand {
             let from = Stage.mid.dir(in: opts.out)
             let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
-            let rendered = try mixture.conversations(seed: stage.seed &+ 1).map { try tok.renderConversation($0, maxTokens: Int.max) }
+            let rendered = try mixture.conversations(seed: stage.seed &+ 1).map {
+                try tok.renderConversation($0, maxTokens: Int.max)
+            }
             var loader = try SFTLoader(conversations: rendered, T: config.sequenceLen, pad: tok.bosId, seed: stage.seed)
-            print("chat-sft: mixture \(mixture.summary): \(rendered.count) conversations, \(loader.cropped) cropped to \(config.sequenceLen + 1) tokens")
-            let r = try trainStage(tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
-                                   options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
-            if r.interrupted { throw ExitCode(130) }  // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            print(
+                "chat-sft: mixture \(mixture.summary): \(rendered.count) conversations, \(loader.cropped) cropped "
+                    + "to \(config.sequenceLen + 1) tokens"
+            )
+            let r = try trainStage(
+                tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
+                options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
+            // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
+            if r.interrupted { throw ExitCode(130) }
             do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
         }
     }

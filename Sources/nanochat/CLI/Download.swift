@@ -8,15 +8,18 @@ import Foundation
 
 struct Download: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "download", abstract: "Download a corpus file (http, https, file URL), verify its size and SHA-256.")
+        commandName: "download",
+        abstract: "Download a corpus file (http, https, file URL), verify its size and SHA-256.")
 
     @OptionGroup var opts: RunOptions
     @Argument(help: "http://, https:// or file:// address.") var url: String
     @Option(help: "Where to save it (default: OUT/downloads/<the address's file name>).") var output: String?
     @Option(help: "Expected SHA-256 (64 hex digits); a different download is deleted.") var sha256: String?
     @Option(help: "Expected size in bytes; a different download is deleted.") var bytes: Int?
-    @Flag(help: "The file is JSONL of {\"text\": ...}: also write one .txt document per line into a folder.") var jsonlText = false
-    @Option(help: "Folder for --jsonl-text (default: FILE without its .jsonl extension, or FILE-text).") var textDir: String?
+    @Flag(help: "The file is JSONL of {\"text\": ...}: also write one .txt document per line into a folder.")
+    var jsonlText = false
+    @Option(help: "Folder for --jsonl-text (default: FILE without its .jsonl extension, or FILE-text).") var textDir:
+        String?
 
     func validate() throws {
         if let h = sha256, h.count != 64 || !h.allSatisfy(\.isHexDigit) {
@@ -43,7 +46,10 @@ struct Download: ParsableCommand {
             if jsonlText {
                 let dir = textDir ?? (file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file + "-text")
                 let c = try convertJSONLToText(file, folder: dir)
-                print("download: \(c.documents) documents (\(c.bytes) bytes of text) in \(dir)/train and \(dir)/val (every 20th); train on it with ./run.sh --corpus \(dir)")
+                print(
+                    "download: \(c.documents) documents (\(c.bytes) bytes of text) in \(dir)/train and \(dir)/val "
+                        + "(every 20th); train on it with ./run.sh --corpus \(dir)"
+                )
             }
         }
     }

@@ -8,8 +8,11 @@ struct Nanochat: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nanochat",
         abstract: "The whole ChatGPT pipeline on a CPU: tokenizer, pretraining, fine-tuning, RL, chat.",
-        subcommands: [TokTrain.self, TokEval.self, Tokenize.self, BaseTrain.self, BaseEval.self, MidTrain.self, ChatSFT.self, ChatRL.self,
-                      ChatEval.self, Chat.self, Bench.self, Report.self, Download.self, Stages.self]
+        subcommands: [
+            TokTrain.self, TokEval.self, Tokenize.self, BaseTrain.self, BaseEval.self, MidTrain.self, ChatSFT.self,
+            ChatRL.self,
+            ChatEval.self, Chat.self, Bench.self, Report.self, Download.self, Stages.self,
+        ]
     )
 }
 

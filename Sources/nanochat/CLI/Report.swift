@@ -6,7 +6,8 @@ import Foundation
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Write OUT/report/report.md: machine, code, every stage's metrics, task tables and plots.")
+        commandName: "report",
+        abstract: "Write OUT/report/report.md: machine, code, every stage's metrics, task tables and plots.")
 
     @OptionGroup var opts: RunOptions
 

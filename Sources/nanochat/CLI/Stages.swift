@@ -4,7 +4,8 @@
 import ArgumentParser
 
 struct Stages: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the training stages in order: folder, command, starting point.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the training stages in order: folder, command, starting point.")
 
     func run() {
         print("stage  command     starts from  default steps  title")

@@ -37,13 +37,24 @@ struct TokEval: ParsableCommand {
             bytes = corpus.totalBytes
             let tok = try Tokenizer.load(from: dir)
             print("tok-eval: \(dir): vocab \(tok.vocabSize)")
-            print(String(format: "tok-eval: %d bytes -> %d tokens, %.3f bytes/token", bytes, tokens, Double(bytes) / Double(tokens)))
-            print(String(format: "tok-eval: encode %.1f MB/s (one thread, best of 3, %.3f s)", Double(bytes) / 1e6 / best, best))
+            print(
+                String(
+                    format: "tok-eval: %d bytes -> %d tokens, %.3f bytes/token", bytes, tokens,
+                    Double(bytes) / Double(tokens)))
+            print(
+                String(
+                    format: "tok-eval: encode %.1f MB/s (one thread, best of 3, %.3f s)", Double(bytes) / 1e6 / best,
+                    best))
             // The figures for `nanochat report`, beside the tokenizer.
-            let figures: [String: Any] = ["vocab_size": tok.vocabSize, "inputs": input, "bytes": bytes, "tokens": tokens,
-                                          "bytes_per_token": Double(bytes) / Double(tokens), "encode_mb_per_s": Double(bytes) / 1e6 / best]
-            try writeAtomically(try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys, .withoutEscapingSlashes]), to: dir + "/eval.json")
-            let longest = (0..<tok.vocab.count).sorted { (tok.vocab[$0].count, $1) > (tok.vocab[$1].count, $0) }.prefix(top)
+            let figures: [String: Any] = [
+                "vocab_size": tok.vocabSize, "inputs": input, "bytes": bytes, "tokens": tokens,
+                "bytes_per_token": Double(bytes) / Double(tokens), "encode_mb_per_s": Double(bytes) / 1e6 / best,
+            ]
+            try writeAtomically(
+                try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys, .withoutEscapingSlashes]),
+                to: dir + "/eval.json")
+            let longest = (0..<tok.vocab.count).sorted { (tok.vocab[$0].count, $1) > (tok.vocab[$1].count, $0) }.prefix(
+                top)
             print("tok-eval: longest tokens:")
             for id in longest {
                 print(String(format: "  %5d  %2d bytes  ", id, tok.vocab[id].count) + displayToken(tok.vocab[id]))

@@ -1,4 +1,5 @@
-// `nanochat tok-train`: trains the byte-level BPE tokenizer on the corpus and saves it (nanochat: scripts/tok_train.py).
+// `nanochat tok-train`: trains the byte-level BPE tokenizer on the corpus and saves it (nanochat:
+// scripts/tok_train.py).
 
 import ArgumentParser
 import Foundation
@@ -20,7 +21,10 @@ struct TokTrain: ParsableCommand {
 
     func validate() throws {
         guard vocabSize >= 256 + specialTokenNames.count && vocabSize <= 65536 else {
-            throw ValidationError("--vocab-size must be between \(256 + specialTokenNames.count) (bytes + special tokens) and 65536 (uint16 shards); got \(vocabSize)")
+            throw ValidationError(
+                "--vocab-size must be between \(256 + specialTokenNames.count) (bytes + special tokens) and 65536 "
+                    + "(uint16 shards); got \(vocabSize)"
+            )
         }
     }
 
@@ -37,13 +41,21 @@ struct TokTrain: ParsableCommand {
             let dir = output ?? opts.tokenizerDir
             try tok.save(to: dir)
             let mb = Double(corpus.totalBytes) / 1e6
-            print("tok-train: \(corpus.documents.count) documents, \(String(format: "%.2f", mb)) MB, \(counted.chunks.count) unique chunks")
+            print(
+                "tok-train: \(corpus.documents.count) documents, \(String(format: "%.2f", mb)) MB, "
+                    + "\(counted.chunks.count) unique chunks"
+            )
             if merges.count < numMerges {
                 print("tok-train: the corpus ran out of pairs after \(merges.count) merges (asked for \(numMerges))")
             }
-            print(String(format: "tok-train: count chunks %.3f s, %d merges %.3f s, total %.3f s (%.1f MB/s)",
-                         t1 - t0, merges.count, t2 - t1, t2 - t0, mb / (t2 - t0)))
-            print("tok-train: vocab \(tok.vocabSize) (256 bytes + \(merges.count) merges + \(specialTokenNames.count) special), saved to \(dir)")
+            print(
+                String(
+                    format: "tok-train: count chunks %.3f s, %d merges %.3f s, total %.3f s (%.1f MB/s)",
+                    t1 - t0, merges.count, t2 - t1, t2 - t0, mb / (t2 - t0)))
+            print(
+                "tok-train: vocab \(tok.vocabSize) (256 bytes + \(merges.count) merges + \(specialTokenNames.count) "
+                    + "special), saved to \(dir)"
+            )
         }
     }
 }

@@ -25,7 +25,11 @@ struct Tokenize: ParsableCommand {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: tokenizer ?? opts.tokenizerDir)
             let data: Data
-            if let file { data = try readFile(file, what: "input text") } else { data = FileHandle.standardInput.readDataToEndOfFile() }
+            if let file {
+                data = try readFile(file, what: "input text")
+            } else {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            }
             let ids: [Int]
             if allowSpecial {
                 guard let text = String(data: data, encoding: .utf8) else {
@@ -41,7 +45,10 @@ struct Tokenize: ParsableCommand {
             } else {
                 var line = ""
                 line.reserveCapacity(ids.count * 5)
-                for (k, id) in ids.enumerated() { if k > 0 { line += " " }; line += String(id) }
+                for (k, id) in ids.enumerated() {
+                    if k > 0 { line += " " }
+                    line += String(id)
+                }
                 print(line)
             }
         }

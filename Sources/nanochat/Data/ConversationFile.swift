@@ -41,13 +41,17 @@ enum ConversationFile {
                 parts = [MessagePart(type: .text, text: s)]
             } else if let list = m["content"] as? [[String: Any]], role == .assistant {
                 parts = try list.enumerated().map { j, p in
-                    guard let t = p["type"] as? String, let kind = MessagePart.Kind(rawValue: t), let text = p["text"] as? String else {
-                        throw UserError("\(at), part \(j + 1): needs \"type\" (text, python or python_output) and \"text\"")
+                    guard let t = p["type"] as? String, let kind = MessagePart.Kind(rawValue: t),
+                        let text = p["text"] as? String
+                    else {
+                        throw UserError(
+                            "\(at), part \(j + 1): needs \"type\" (text, python or python_output) and \"text\"")
                     }
                     return MessagePart(type: kind, text: text)
                 }
             } else {
-                throw UserError("\(at): \"content\" must be a string" + (role == .assistant ? " or a list of parts" : ""))
+                throw UserError(
+                    "\(at): \"content\" must be a string" + (role == .assistant ? " or a list of parts" : ""))
             }
             guard parts.contains(where: { !$0.text.isEmpty }) else { throw UserError("\(at): empty content") }
             messages.append(Message(role, parts: parts))
@@ -56,7 +60,10 @@ enum ConversationFile {
         let body = messages.first?.role == .system ? Array(messages.dropFirst()) : messages
         guard !body.isEmpty else { throw UserError("\(w): a system message alone is not a conversation") }
         for (i, m) in body.enumerated() where m.role != (i % 2 == 0 ? Role.user : .assistant) {
-            throw UserError("\(w): roles must alternate user, assistant, user, ... (message \(i + (messages.count - body.count) + 1) is \(m.role.rawValue))")
+            throw UserError(
+                "\(w): roles must alternate user, assistant, user, ... (message "
+                    + "\(i + (messages.count - body.count) + 1) is \(m.role.rawValue))"
+            )
         }
         return Conversation(messages: messages)
     }
@@ -64,10 +71,13 @@ enum ConversationFile {
     /// One conversation as a JSONL line (parts written as a list only when there is more than plain text).
     static func line(_ c: Conversation) -> String {
         let msgs: [[String: Any]] = c.messages.map { m in
-            if m.parts.count == 1 && m.parts[0].type == .text { return ["role": m.role.rawValue, "content": m.parts[0].text] }
+            if m.parts.count == 1 && m.parts[0].type == .text {
+                return ["role": m.role.rawValue, "content": m.parts[0].text]
+            }
             return ["role": m.role.rawValue, "content": m.parts.map { ["type": $0.type.rawValue, "text": $0.text] }]
         }
-        let data = try! JSONSerialization.data(withJSONObject: ["messages": msgs], options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try! JSONSerialization.data(
+            withJSONObject: ["messages": msgs], options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 }

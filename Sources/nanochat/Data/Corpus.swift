@@ -26,7 +26,10 @@ struct Corpus {
             }
             for f in files {
                 let data = try readFile(f, what: "corpus file")
-                if !data.isEmpty { docs.append([UInt8](data)); paths.append(f) }
+                if !data.isEmpty {
+                    docs.append([UInt8](data))
+                    paths.append(f)
+                }
             }
         }
         guard !docs.isEmpty else {

@@ -21,7 +21,10 @@ struct DataLoader {
 
     init(tokens: [UInt16], bos: Int, T: Int, seed: UInt64) throws {
         guard !tokens.isEmpty else { throw UserError("the token shard is empty: nothing to train on") }
-        self.tokens = tokens; self.bos = UInt16(bos); self.T = T; self.seed = seed
+        self.tokens = tokens
+        self.bos = UInt16(bos)
+        self.T = T
+        self.seed = seed
         // Documents start at each <|bos|>; split into pieces that fit a row.
         var starts = tokens.indices.filter { tokens[$0] == self.bos }
         if starts.first != 0 { starts.insert(0, at: 0) }
@@ -32,7 +35,8 @@ struct DataLoader {
                 let room = first ? T + 1 : T  // continuation pieces get a <|bos|> in front
                 let n = min(room, end - p)
                 if n >= 2 || (!first && n >= 1) { pieces.append((p, n, !first)) }
-                p += n; first = false
+                p += n
+                first = false
             }
         }
         guard !pieces.isEmpty else { throw UserError("the token shard has no document with at least 2 tokens") }
@@ -46,8 +50,12 @@ struct DataLoader {
 
     private mutating func refill() {
         while buffer.count < DataLoader.bufferSize {
-            if cursor == order.count { epoch += 1; shuffleEpoch() }
-            buffer.append(pieces[order[cursor]]); cursor += 1
+            if cursor == order.count {
+                epoch += 1
+                shuffleEpoch()
+            }
+            buffer.append(pieces[order[cursor]])
+            cursor += 1
         }
     }
 
@@ -61,21 +69,33 @@ struct DataLoader {
             var best = -1, bestLen = 0
             for (i, p) in buffer.enumerated() {
                 let len = p.count + (p.needsBOS ? 1 : 0)
-                if len <= room && len > bestLen { best = i; bestLen = len }
+                if len <= room && len > bestLen {
+                    best = i
+                    bestLen = len
+                }
             }
             var piece: (start: Int, count: Int, needsBOS: Bool)
             var take: Int
             if best >= 0 {
-                piece = buffer.remove(at: best); take = piece.count
+                piece = buffer.remove(at: best)
+                take = piece.count
             } else {
                 // Nothing fits: crop the shortest piece to fill the row; its rest goes back to the buffer.
                 let i = buffer.indices.min { buffer[$0].count < buffer[$1].count }!
                 piece = buffer[i]
                 take = room - (piece.needsBOS ? 1 : 0)
-                if take <= 0 { buffer[i] = piece; row[filled] = Int32(bos); filled += 1; continue }
+                if take <= 0 {
+                    buffer[i] = piece
+                    row[filled] = Int32(bos)
+                    filled += 1
+                    continue
+                }
                 buffer[i] = (piece.start + take, piece.count - take, true)
             }
-            if piece.needsBOS { row[filled] = Int32(bos); filled += 1 }
+            if piece.needsBOS {
+                row[filled] = Int32(bos)
+                filled += 1
+            }
             for k in 0..<take { row[filled + k] = Int32(tokens[piece.start + k]) }
             filled += take
         }

@@ -8,14 +8,21 @@ import Foundation
 import FoundationNetworking
 #endif
 
-struct DownloadResult { var bytes: Int; var sha256: String; var seconds: Double }
+struct DownloadResult {
+    var bytes: Int
+    var sha256: String
+    var seconds: Double
+}
 
 /// Receives the bytes in order: writes them to the partial file, hashes and counts them.
 private final class DownloadSink {
     let file: FileHandle
     var hash = SHA256(), count = 0, total: Int?
     let progress: ((Int, Int?) -> Void)?
-    init(file: FileHandle, progress: ((Int, Int?) -> Void)?) { self.file = file; self.progress = progress }
+    init(file: FileHandle, progress: ((Int, Int?) -> Void)?) {
+        self.file = file
+        self.progress = progress
+    }
 
     func write(_ data: Data) throws {
         try file.write(contentsOf: data)
@@ -28,14 +35,21 @@ private final class DownloadSink {
 /// Downloads `address` to `output` (through `output`.partial). A wrong size or hash, an HTTP error or a
 /// failed connection throws a UserError and leaves neither file behind.
 @discardableResult
-func download(_ address: String, to output: String, expectedBytes: Int? = nil, sha256 expectedHash: String? = nil,
-              progress: ((Int, Int?) -> Void)? = nil) throws -> DownloadResult {
-    guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https", "file"].contains(scheme) else {
+func download(
+    _ address: String, to output: String, expectedBytes: Int? = nil, sha256 expectedHash: String? = nil,
+    progress: ((Int, Int?) -> Void)? = nil
+) throws -> DownloadResult {
+    guard let url = URL(string: address), let scheme = url.scheme?.lowercased(),
+        ["http", "https", "file"].contains(scheme)
+    else {
         throw UserError("cannot download '\(address)': give an http://, https:// or file:// address")
     }
     let partial = output + ".partial"
-    try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
-    guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+    try FileManager.default.createDirectory(
+        at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
+    guard FileManager.default.createFile(atPath: partial, contents: nil),
+        let handle = FileHandle(forWritingAtPath: partial)
+    else {
         throw UserError("cannot write \(partial): check that the folder is writable")
     }
     let sink = DownloadSink(file: handle, progress: progress)
@@ -45,10 +59,14 @@ func download(_ address: String, to output: String, expectedBytes: Int? = nil, s
         try handle.close()
         let hash = hexString(sink.hash.finalize())
         if let n = expectedBytes, n != sink.count {
-            throw UserError("\(address) gave \(sink.count) bytes but \(n) were expected (--bytes); the download is incomplete or the file changed")
+            throw UserError(
+                "\(address) gave \(sink.count) bytes but \(n) were expected (--bytes); the download is incomplete "
+                    + "or the file changed"
+            )
         }
         if let want = expectedHash?.lowercased(), want != hash {
-            throw UserError("SHA-256 of \(address) is \(hash) but \(want) was expected (--sha256); the file is corrupt or changed")
+            throw UserError(
+                "SHA-256 of \(address) is \(hash) but \(want) was expected (--sha256); the file is corrupt or changed")
         }
         if rename(partial, output) != 0 {
             throw UserError("cannot rename \(partial) to \(output): \(String(cString: strerror(errno)))")
@@ -79,8 +97,10 @@ private final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Send
     let done = DispatchSemaphore(value: 0)
     init(sink: DownloadSink) { self.sink = sink }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
         status = (response as? HTTPURLResponse)?.statusCode ?? 200
         if response.expectedContentLength >= 0 { sink.total = Int(response.expectedContentLength) }
         completionHandler((200..<300).contains(status) ? .allow : .cancel)
@@ -88,7 +108,10 @@ private final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Send
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard failure == nil else { return }
-        do { try sink.write(data) } catch { failure = error; dataTask.cancel() }
+        do { try sink.write(data) } catch {
+            failure = error
+            dataTask.cancel()
+        }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
@@ -100,22 +123,29 @@ private final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Send
 private func fetchHTTP(_ url: URL, into sink: DownloadSink) throws {
     let fetch = HTTPFetch(sink: sink)
     let config = URLSessionConfiguration.ephemeral
-    config.timeoutIntervalForRequest = 60   // seconds without any data
+    config.timeoutIntervalForRequest = 60  // seconds without any data
     let queue = OperationQueue()
-    queue.maxConcurrentOperationCount = 1   // the sink sees the chunks one at a time, in order
+    queue.maxConcurrentOperationCount = 1  // the sink sees the chunks one at a time, in order
     let session = URLSession(configuration: config, delegate: fetch, delegateQueue: queue)
     session.dataTask(with: url).resume()
     fetch.done.wait()
     session.invalidateAndCancel()
     if !(200..<300).contains(fetch.status) && fetch.status != 0 {
-        throw UserError("\(url.absoluteString) answered HTTP \(fetch.status) (\(HTTPURLResponse.localizedString(forStatusCode: fetch.status))); check the address")
+        throw UserError(
+            "\(url.absoluteString) answered HTTP \(fetch.status) "
+                + "(\(HTTPURLResponse.localizedString(forStatusCode: fetch.status))); check the address"
+        )
     }
     if let e = fetch.failure as? UserError { throw e }
     if let e = fetch.failure {
-        throw UserError("cannot download \(url.absoluteString) (\(e.localizedDescription)); check the address and the network connection")
+        throw UserError(
+            "cannot download \(url.absoluteString) (\(e.localizedDescription)); check the address and the network "
+                + "connection"
+        )
     }
     if let total = sink.total, total != sink.count {
-        throw UserError("\(url.absoluteString) announced \(total) bytes but the connection closed after \(sink.count); try again")
+        throw UserError(
+            "\(url.absoluteString) announced \(total) bytes but the connection closed after \(sink.count); try again")
     }
 }
 
@@ -148,13 +178,18 @@ func convertJSONLToText(_ jsonl: String, folder: String, valEvery: Int = 20) thr
     defer { try? input.close() }
     let partial = folder + ".partial"
     try? FileManager.default.removeItem(atPath: partial)
-    for split in ["train", "val"] { try FileManager.default.createDirectory(atPath: partial + "/" + split, withIntermediateDirectories: true) }
+    for split in ["train", "val"] {
+        try FileManager.default.createDirectory(atPath: partial + "/" + split, withIntermediateDirectories: true)
+    }
     var docs = 0, valDocs = 0, bytes = 0, lineNo = 0, pending = Data()
     func take(_ line: Data) throws {
         lineNo += 1
         guard !line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) else { return }
-        guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let text = obj["text"] as? String else {
-            throw UserError("\(jsonl) line \(lineNo) is not a JSON object with a \"text\" string ({\"text\": \"...\"} per line)")
+        guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+            let text = obj["text"] as? String
+        else {
+            throw UserError(
+                "\(jsonl) line \(lineNo) is not a JSON object with a \"text\" string ({\"text\": \"...\"} per line)")
         }
         guard !text.isEmpty else { return }
         docs += 1
@@ -175,12 +210,19 @@ func convertJSONLToText(_ jsonl: String, folder: String, valEvery: Int = 20) thr
             pending = Data(pending[start...])
         }
         if !pending.isEmpty { try take(pending) }
-        guard docs >= 2 else { throw UserError("\(jsonl) holds \(docs) {\"text\": ...} documents; a corpus needs at least 2 (one for validation)") }
+        guard docs >= 2 else {
+            throw UserError(
+                "\(jsonl) holds \(docs) {\"text\": ...} documents; a corpus needs at least 2 (one for validation)")
+        }
         if valDocs == 0 {
             let last = String(format: "%08d.txt", docs)
-            if rename(partial + "/train/" + last, partial + "/val/" + last) != 0 { throw UserError("cannot move \(last) into \(partial)/val") }
+            if rename(partial + "/train/" + last, partial + "/val/" + last) != 0 {
+                throw UserError("cannot move \(last) into \(partial)/val")
+            }
         }
-        if rename(partial, folder) != 0 { throw UserError("cannot rename \(partial) to \(folder): \(String(cString: strerror(errno)))") }
+        if rename(partial, folder) != 0 {
+            throw UserError("cannot rename \(partial) to \(folder): \(String(cString: strerror(errno)))")
+        }
     } catch {
         try? FileManager.default.removeItem(atPath: partial)
         throw error

@@ -7,15 +7,19 @@
 /// What a training loop needs from a data source.
 protocol BatchSource {
     /// Fills inputs/targets (B·T) and, when the source has them, per-token weights; returns whether it did.
-    mutating func nextBatch(B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
-                            weights: UnsafeMutablePointer<Float>) -> Bool
+    mutating func nextBatch(
+        B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+        weights: UnsafeMutablePointer<Float>
+    ) -> Bool
     var rowsProduced: Int { get }
     mutating func skip(rows: Int)
 }
 
 extension DataLoader: BatchSource {
-    mutating func nextBatch(B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
-                            weights: UnsafeMutablePointer<Float>) -> Bool {
+    mutating func nextBatch(
+        B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+        weights: UnsafeMutablePointer<Float>
+    ) -> Bool {
         nextBatch(B: B, inputs: inputs, targets: targets)
         return false
     }
@@ -38,7 +42,11 @@ struct SFTLoader: BatchSource {
             if c.ids.count > T + 1 { cropped += 1 }
             docs.append((c.ids.prefix(T + 1).map { Int32($0) }, Array(c.mask.prefix(T + 1))))
         }
-        self.docs = docs; self.T = T; self.pad = Int32(pad); self.seed = seed; self.cropped = cropped
+        self.docs = docs
+        self.T = T
+        self.pad = Int32(pad)
+        self.seed = seed
+        self.cropped = cropped
         shuffleEpoch()
     }
 
@@ -50,8 +58,14 @@ struct SFTLoader: BatchSource {
     /// Tops the buffer up from the current epoch only, so that every conversation is used exactly once
     /// per epoch; a new epoch starts when the buffer has run dry.
     private mutating func refill() {
-        if buffer.isEmpty && cursor == order.count { epoch += 1; shuffleEpoch() }
-        while buffer.count < SFTLoader.bufferSize && cursor < order.count { buffer.append(order[cursor]); cursor += 1 }
+        if buffer.isEmpty && cursor == order.count {
+            epoch += 1
+            shuffleEpoch()
+        }
+        while buffer.count < SFTLoader.bufferSize && cursor < order.count {
+            buffer.append(order[cursor])
+            cursor += 1
+        }
     }
 
     /// Fills one row: ids (T+1) and the weight of each target position (T).
@@ -61,7 +75,10 @@ struct SFTLoader: BatchSource {
         while true {
             let room = T + 1 - filled
             var best = -1
-            for (i, d) in buffer.enumerated() where docs[d].ids.count <= room && (best < 0 || docs[d].ids.count > docs[buffer[best]].ids.count) { best = i }
+            for (i, d) in buffer.enumerated()
+            where docs[d].ids.count <= room && (best < 0 || docs[d].ids.count > docs[buffer[best]].ids.count) {
+                best = i
+            }
             if best < 0 { break }
             let d = buffer.remove(at: best)
             refill()
@@ -73,12 +90,17 @@ struct SFTLoader: BatchSource {
             filled += docs[d].ids.count
             if filled == T + 1 { break }
         }
-        for k in filled..<(T + 1) { ids[k] = pad; if k >= 1 { weights[k - 1] = 0 } }
+        for k in filled..<(T + 1) {
+            ids[k] = pad
+            if k >= 1 { weights[k - 1] = 0 }
+        }
         rowsProduced += 1
     }
 
-    mutating func nextBatch(B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
-                            weights: UnsafeMutablePointer<Float>) -> Bool {
+    mutating func nextBatch(
+        B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+        weights: UnsafeMutablePointer<Float>
+    ) -> Bool {
         let row = UnsafeMutablePointer<Int32>.allocate(capacity: T + 1)
         defer { row.deallocate() }
         for b in 0..<B {
@@ -90,8 +112,12 @@ struct SFTLoader: BatchSource {
     }
 
     mutating func skip(rows: Int) {
-        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: T + 1), w = UnsafeMutablePointer<Float>.allocate(capacity: T)
-        defer { ids.deallocate(); w.deallocate() }
+        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: T + 1),
+            w = UnsafeMutablePointer<Float>.allocate(capacity: T)
+        defer {
+            ids.deallocate()
+            w.deallocate()
+        }
         while rowsProduced < rows { nextRow(ids: ids, weights: w) }
     }
 }

@@ -13,8 +13,8 @@ enum TaskKind: String, CaseIterable {
 struct TaskExample {
     var kind: TaskKind
     var conversation: Conversation  // user question, then the reference answer
-    var answer: String              // what the grader expects
-    var choices: [String] = []      // multiple choice: the option letters
+    var answer: String  // what the grader expects
+    var choices: [String] = []  // multiple choice: the option letters
 }
 
 /// The word lists the generators draw from.
@@ -47,7 +47,9 @@ let spellingWords = 200
 func finalAnswer(_ text: String) -> String? {
     guard let r = text.range(of: "####", options: .backwards) else { return nil }
     let rest = text[r.upperBound...]
-    return rest.split(separator: "\n", omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) }
+    return rest.split(separator: "\n", omittingEmptySubsequences: false).first.map {
+        $0.trimmingCharacters(in: .whitespaces)
+    }
 }
 
 extension TaskExample {
@@ -57,13 +59,13 @@ extension TaskExample {
     }
 }
 
-
 /// Grades a response (the assistant's text, tool calls and outputs included) against an example.
 func grade(_ example: TaskExample, response: String) -> Bool {
     switch example.kind {
     case .arithmetic:
         guard let a = finalAnswer(response).map({ $0.replacingOccurrences(of: ",", with: "") }), let got = Double(a),
-              let want = Double(example.answer) else { return false }
+            let want = Double(example.answer)
+        else { return false }
         return abs(got - want) < 1e-6
     case .spelling, .counting, .choice:
         return finalAnswer(response)?.lowercased() == example.answer.lowercased()
@@ -109,35 +111,101 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     let m = 2 + rng.int(5), price = 2 + rng.int(9)
     let each = max(1, min(z, (x + n * y) / m)), spend = min(z, y * n - 1)  // answers stay positive
     switch rng.int(16) {
-    case 0: let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
+    case 0:
+        let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
         let (word, op) = pick(ops, &rng)
         let (p, q) = op == "-" ? (x + y, y) : (x, y)
-        (question, expr) = (pick(["What is \(p) \(word) \(q)?", "Compute \(p) \(word) \(q).", "what's \(p) \(word) \(q)"], &rng), "\(p)\(op)\(q)")
+        (question, expr) = (
+            pick(["What is \(p) \(word) \(q)?", "Compute \(p) \(word) \(q).", "what's \(p) \(word) \(q)"], &rng),
+            "\(p)\(op)\(q)"
+        )
     case 1: (question, expr) = ("What is \(x) divided by \(n)?", "\(x)/\(n)")
-    case 2: (question, expr) = ("\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)")
-    case 3: (question, expr) = ("\(a) had \(x + y) \(item) and lost \(y) of them. How many \(item) are left?", "\(x + y)-\(y)")
-    case 4: (question, expr) = ("\(a) buys \(n) boxes with \(y) \(item) in each. How many \(item) is that in all?", "\(n)*\(y)")
-    case 5: (question, expr) = ("\(a) shares \(n * y) \(item) equally among \(n) friends. How many \(item) does each friend get?", "\(n * y)/\(n)")
-    case 6: (question, expr) = ("\(a) has \(x) \(item), buys \(y) more and gives \(z) to \(b). How many \(item) does \(a) have now?", "\(x)+\(y)-\(z)")
+    case 2:
+        (question, expr) = (
+            "\(a) has \(x) \(item). \(b) gives \(a) \(y) more. How many \(item) does \(a) have now?", "\(x)+\(y)"
+        )
+    case 3:
+        (question, expr) = (
+            "\(a) had \(x + y) \(item) and lost \(y) of them. How many \(item) are left?", "\(x + y)-\(y)"
+        )
+    case 4:
+        (question, expr) = (
+            "\(a) buys \(n) boxes with \(y) \(item) in each. How many \(item) is that in all?", "\(n)*\(y)"
+        )
+    case 5:
+        (question, expr) = (
+            "\(a) shares \(n * y) \(item) equally among \(n) friends. How many \(item) does each friend get?",
+            "\(n * y)/\(n)"
+        )
+    case 6:
+        (question, expr) = (
+            "\(a) has \(x) \(item), buys \(y) more and gives \(z) to \(b). How many \(item) does \(a) have now?",
+            "\(x)+\(y)-\(z)"
+        )
     // Hard: the order of the numbers in the question is not the order of the expression, or a number
     // in the question is not part of it.
-    case 7: (question, expr) = ("\(a) is \(age) years old and has \(x) \(item). On \(day) \(a) buys \(n) boxes of \(y) \(item). How many \(item) does \(a) have now?", "\(x)+\(n)*\(y)")
-    case 8: (question, expr) = ("\(a) has \(x + n * z) \(item) and gives \(z) to each of \(n) friends. How many \(item) are left?", "\(x + n * z)-\(n)*\(z)")
-    case 9: (question, expr) = ("\(a) has \(x) \(item). \(b) has \(y) more than \(a). How many \(item) do they have together?", "\(x)+\(x)+\(y)")
-    case 10: (question, expr) = ("On \(day), \(n) friends each bring \(y) \(item) and \(a), who is \(age), brings \(z). How many \(item) are there?", "\(n)*\(y)+\(z)")
-    case 11: (question, expr) = ("\(a) had \(x) \(item) and \(b) had \(y). They lost \(z) of them in all. How many \(item) do they have left?", "\(x)+\(y)-\(z)")
-    case 12: (question, expr) = ("\(a) has \(x) \(item), buys \(n) boxes of \(y) and gives \(each) to each of \(m) friends. How many \(item) does \(a) have now?", "\(x)+\(n)*\(y)-\(m)*\(each)")
-    case 13: (question, expr) = ("\(a) buys \(n) \(item) at \(price) coins each and pays with \(n * price + z) coins. How much change does \(a) get?", "\(n * price + z)-\(n)*\(price)")
-    case 14: (question, expr) = ("\(a) counts \(x) \(item) on Monday, \(y) on Tuesday and \(z) on Wednesday. What is the average per day?", "(\(x)+\(y)+\(z))/3")
-    default: (question, expr) = ("\(a), aged \(age), earns \(y) coins a day for \(n) days and then spends \(spend). How many coins are left?", "\(y)*\(n)-\(spend)")
+    case 7:
+        (question, expr) = (
+            "\(a) is \(age) years old and has \(x) \(item). On \(day) \(a) buys \(n) boxes of \(y) \(item). How "
+                + "many \(item) does \(a) have now?",
+            "\(x)+\(n)*\(y)"
+        )
+    case 8:
+        (question, expr) = (
+            "\(a) has \(x + n * z) \(item) and gives \(z) to each of \(n) friends. How many \(item) are left?",
+            "\(x + n * z)-\(n)*\(z)"
+        )
+    case 9:
+        (question, expr) = (
+            "\(a) has \(x) \(item). \(b) has \(y) more than \(a). How many \(item) do they have together?",
+            "\(x)+\(x)+\(y)"
+        )
+    case 10:
+        (question, expr) = (
+            "On \(day), \(n) friends each bring \(y) \(item) and \(a), who is \(age), brings \(z). How many \(item) "
+                + "are there?",
+            "\(n)*\(y)+\(z)"
+        )
+    case 11:
+        (question, expr) = (
+            "\(a) had \(x) \(item) and \(b) had \(y). They lost \(z) of them in all. How many \(item) do they have "
+                + "left?",
+            "\(x)+\(y)-\(z)"
+        )
+    case 12:
+        (question, expr) = (
+            "\(a) has \(x) \(item), buys \(n) boxes of \(y) and gives \(each) to each of \(m) friends. How many "
+                + "\(item) does \(a) have now?",
+            "\(x)+\(n)*\(y)-\(m)*\(each)"
+        )
+    case 13:
+        (question, expr) = (
+            "\(a) buys \(n) \(item) at \(price) coins each and pays with \(n * price + z) coins. How much change "
+                + "does \(a) get?",
+            "\(n * price + z)-\(n)*\(price)"
+        )
+    case 14:
+        (question, expr) = (
+            "\(a) counts \(x) \(item) on Monday, \(y) on Tuesday and \(z) on Wednesday. What is the average per day?",
+            "(\(x)+\(y)+\(z))/3"
+        )
+    default:
+        (question, expr) = (
+            "\(a), aged \(age), earns \(y) coins a day for \(n) days and then spends \(spend). How many coins are "
+                + "left?",
+            "\(y)*\(n)-\(spend)"
+        )
     }
     let result = Calculator.run(expr)
-    let parts = [MessagePart(type: .text, text: "Let me calculate. "), MessagePart(type: .python, text: expr),
-                 MessagePart(type: .python_output, text: result), MessagePart(type: .text, text: "\n#### \(result)")]
+    let parts = [
+        MessagePart(type: .text, text: "Let me calculate. "), MessagePart(type: .python, text: expr),
+        MessagePart(type: .python_output, text: result), MessagePart(type: .text, text: "\n#### \(result)"),
+    ]
     return TaskExample(kind: .arithmetic, conversation: ask(question, parts), answer: result)
 }
 
-/// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (the same dashes in every word, so the letters become the same few tokens everywhere).
+/// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (the same dashes in every word, so the letters become the same
+/// few tokens everywhere).
 func spelledOut(_ word: String) -> String { word.map(String.init).joined(separator: "-") }
 
 // The word is always written the same way (after a space, no quotes) so it is the same token(s) in
@@ -145,13 +213,17 @@ func spelledOut(_ word: String) -> String { word.map(String.init).joined(separat
 private func spellingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let word = pick(w.words, &rng)
     let q = pick(["Spell the word \(word).", "How do you spell \(word)?", "Spell \(word) letter by letter."], &rng)
-    return TaskExample(kind: .spelling, conversation: ask(q, [MessagePart(type: .text, text: "#### \(spelledOut(word))")]), answer: spelledOut(word))
+    return TaskExample(
+        kind: .spelling, conversation: ask(q, [MessagePart(type: .text, text: "#### \(spelledOut(word))")]),
+        answer: spelledOut(word))
 }
 
 private func countingExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     let word = pick(w.words, &rng)
     // Half the time a letter of the word, half the time any letter (so 0 is a possible answer).
-    let letter = rng.int(2) == 0 ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
+    let letter =
+        rng.int(2) == 0
+        ? word.map(String.init)[rng.int(word.count)] : String(pick(Array("abcdefghijklmnopqrstuvwxyz"), &rng))
     let n = word.filter { String($0) == letter }.count
     let q = "How many times does the letter \(letter) appear in \(word)?"
     // Spell the word as the spelling task does, then go through its letters again, each written next to
@@ -183,13 +255,20 @@ private func choiceExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
     for i in stride(from: 3, to: 0, by: -1) { options.swapAt(i, rng.int(i + 1)) }
     let letter = choiceLetters[options.firstIndex(of: right)!]
     let article = "aeiou".contains(category.first!) ? "an" : "a"
-    let q = "Which of these is \(article) \(category)?\n" + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
+    let q =
+        "Which of these is \(article) \(category)?\n"
+        + zip(choiceLetters, options).map { "\($0). \($1)" }.joined(separator: "\n")
     // Go through the options in order, naming each one's category next to the category asked for, so
     // that "yes" or "no" compares two neighbouring phrases; stop at the first "yes": the answer is then
     // the last letter written (a copy of a recent token). LOG.md has the formats that did not work.
     let categoryOf = { (word: String) in w.categories.first { $0.1.contains(word) }!.0 }
     let upTo = options.firstIndex(of: right)! + 1
-    let a = zip(choiceLetters, options).prefix(upTo).map { "\($0). \($1): \(categoryOf($1)) vs \(category), \(categoryOf($1) == category ? "yes" : "no")." }
+    let a =
+        zip(choiceLetters, options).prefix(upTo).map {
+            "\($0). \($1): \(categoryOf($1)) vs \(category), \(categoryOf($1) == category ? "yes" : "no")."
+        }
         .joined(separator: " ") + "\n#### \(letter)"
-    return TaskExample(kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters)
+    return TaskExample(
+        kind: .choice, conversation: ask(q, [MessagePart(type: .text, text: a)]), answer: letter, choices: choiceLetters
+    )
 }

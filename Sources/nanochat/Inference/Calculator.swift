@@ -14,7 +14,9 @@ struct Calculator {
 
     /// The result as the tool prints it ("42", "3.5"), or "error: ..." for anything it refuses.
     static func run(_ input: String) -> String {
-        do { return format(try evaluate(input)) } catch let f as Failure { return "error: " + f.message } catch { return "error: \(error)" }
+        do { return format(try evaluate(input)) } catch let f as Failure { return "error: " + f.message } catch {
+            return "error: \(error)"
+        }
     }
 
     static func evaluate(_ input: String) throws -> Double {
@@ -43,7 +45,10 @@ struct Calculator {
 
         mutating func skipSpaces() { while i < chars.count, chars[i] == " " { i += 1 } }
 
-        mutating func peek() -> Unicode.Scalar? { skipSpaces(); return i < chars.count ? chars[i] : nil }
+        mutating func peek() -> Unicode.Scalar? {
+            skipSpaces()
+            return i < chars.count ? chars[i] : nil
+        }
 
         func checked(_ v: Double) throws -> Double {
             guard v.isFinite, abs(v) <= Calculator.maxMagnitude else { throw Failure(message: "result too large") }
@@ -98,15 +103,25 @@ struct Calculator {
             var s = "", seenDot = false, digits = 0
             while i < chars.count {
                 let c = chars[i]
-                if c.properties.numericType == .decimal, c.isASCII { s.unicodeScalars.append(c); digits += 1 }
-                else if c == "," && digits > 0 && !seenDot && i + 1 < chars.count && chars[i + 1].isASCII && chars[i + 1].properties.numericType == .decimal { /* 1,000 */ }
-                else if c == "." && !seenDot { seenDot = true; s += "." }
-                else { break }
+                if c.properties.numericType == .decimal, c.isASCII {
+                    s.unicodeScalars.append(c)
+                    digits += 1
+                } else if c == "," && digits > 0 && !seenDot && i + 1 < chars.count && chars[i + 1].isASCII
+                    && chars[i + 1].properties.numericType == .decimal
+                { /* 1,000 */
+                } else if c == "." && !seenDot {
+                    seenDot = true
+                    s += "."
+                } else {
+                    break
+                }
                 i += 1
                 guard s.count <= 20 else { throw Failure(message: "number too long") }
             }
             guard digits > 0, let v = Double(s) else {
-                if i < chars.count { throw Failure(message: "unexpected '\(Character(chars[i]))': only numbers, + - * / and parentheses") }
+                if i < chars.count {
+                    throw Failure(message: "unexpected '\(Character(chars[i]))': only numbers, + - * / and parentheses")
+                }
                 throw Failure(message: "expected a number")
             }
             return try checked(v)

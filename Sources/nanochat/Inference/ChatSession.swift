@@ -16,11 +16,19 @@ final class ChatSession {
     let answerRoom: Int
 
     init(engine: Engine, options: SamplingOptions, system: String? = nil) {
-        self.engine = engine; tok = engine.tok; self.options = options; self.system = system
+        self.engine = engine
+        tok = engine.tok
+        self.options = options
+        self.system = system
         answerRoom = min(options.maxTokens, engine.contextLength / 2)
     }
 
-    func reset() { messages = []; history = []; lastExchange = []; engine.reset() }
+    func reset() {
+        messages = []
+        history = []
+        lastExchange = []
+        engine.reset()
+    }
 
     /// Answers `text`, streaming pieces to `onText(piece, isTool)`; `onText` returning false stops.
     /// Returns the generated tokens and how many old messages were dropped to make room.
@@ -37,12 +45,16 @@ final class ChatSession {
             // Drop the oldest (user, assistant) pairs until the prompt fits; the system part stays.
             var kept = messages
             while prompt.count + answerRoom > engine.contextLength && kept.count >= 2 {
-                kept.removeFirst(2); dropped += 2
+                kept.removeFirst(2)
+                dropped += 2
                 prompt = try renderPrompt(kept + [Message(.user, text)])
             }
             messages = kept
             guard prompt.count + answerRoom <= engine.contextLength else {
-                throw UserError("this message alone is \(prompt.count) tokens; with \(answerRoom) tokens for the answer it does not fit the model's context of \(engine.contextLength). Send something shorter.")
+                throw UserError(
+                    "this message alone is \(prompt.count) tokens; with \(answerRoom) tokens for the answer it does "
+                        + "not fit the model's context of \(engine.contextLength). Send something shorter."
+                )
             }
         }
         var stream = UTF8Stream()
@@ -82,7 +94,10 @@ final class ChatSession {
         let answer = out.map(\.id)
         lastExchange = Array(prompt.suffix(from: history.isEmpty ? 0 : min(history.count, prompt.count))) + answer
         history = prompt + answer + [tok.id(.assistantEnd)]
-        messages += [Message(.user, text), Message(.assistant, parts: parts.isEmpty ? [MessagePart(type: .text, text: "")] : parts)]
+        messages += [
+            Message(.user, text),
+            Message(.assistant, parts: parts.isEmpty ? [MessagePart(type: .text, text: "")] : parts),
+        ]
         return (out, dropped)
     }
 

@@ -6,13 +6,16 @@
 
 struct SamplingOptions {
     var temperature: Float = 0.8  // 0 = greedy
-    var topK = 50                 // 0 = all tokens
+    var topK = 50  // 0 = all tokens
     var seed: UInt64 = 42
     var maxTokens = 256
 }
 
 /// One generated token: the id, and whether the engine forced it (tool output) rather than sampling it.
-struct GeneratedToken: Equatable { var id: Int; var forced: Bool }
+struct GeneratedToken: Equatable {
+    var id: Int
+    var forced: Bool
+}
 
 /// The text of an answer as the graders read it: special tokens (tool-call markers) left out.
 func answerText(_ tok: Tokenizer, _ tokens: [GeneratedToken]) -> String {
@@ -31,16 +34,23 @@ final class Engine {
     var policy: ((_ row: Int, _ logits: UnsafePointer<Float>) -> Int)?
 
     init(model: GPT, tokenizer: Tokenizer, rows: Int = 1) {
-        self.model = model; tok = tokenizer
+        self.model = model
+        tok = tokenizer
         cache = KVCache(config: model.config, rows: rows)
-        pythonStart = tok.id(.pythonStart); pythonEnd = tok.id(.pythonEnd)
-        outputStart = tok.id(.outputStart); outputEnd = tok.id(.outputEnd)
-        assistantEnd = tok.id(.assistantEnd); bos = tok.bosId
+        pythonStart = tok.id(.pythonStart)
+        pythonEnd = tok.id(.pythonEnd)
+        outputStart = tok.id(.outputStart)
+        outputEnd = tok.id(.outputEnd)
+        assistantEnd = tok.id(.assistantEnd)
+        bos = tok.bosId
     }
 
     var contextLength: Int { model.config.sequenceLen }
 
-    func reset() { cache.reset(); cached = [] }
+    func reset() {
+        cache.reset()
+        cached = []
+    }
 
     /// Feeds tokens into row 0's cache (in chunks that fit one pass); returns the last position's logits.
     @discardableResult
@@ -60,15 +70,19 @@ final class Engine {
 
     /// Generates after `prompt`, reusing the cache when it already holds a prefix of the prompt.
     /// `onToken` sees every token as it is produced; returning false stops generation (Ctrl-C).
-    func generate(prompt: [Int], options: SamplingOptions, onToken: (GeneratedToken) -> Bool = { _ in true }) -> [GeneratedToken] {
+    func generate(
+        prompt: [Int], options: SamplingOptions, onToken: (GeneratedToken) -> Bool = { _ in true }
+    ) -> [GeneratedToken] {
         generateBatch(prompt: prompt, samples: 1, options: options) { _, t in onToken(t) }[0]
     }
 
     /// `samples` continuations of one prompt: the prompt is prefilled once and its cache copied to every
     /// row; then each step decodes one token per row. Forced tool-output tokens are queued per row and
     /// fed one per step, so the rows stay in step (as nanochat's engine does).
-    func generateBatch(prompt: [Int], samples: Int, options: SamplingOptions,
-                       onToken: (Int, GeneratedToken) -> Bool = { _, _ in true }) -> [[GeneratedToken]] {
+    func generateBatch(
+        prompt: [Int], samples: Int, options: SamplingOptions,
+        onToken: (Int, GeneratedToken) -> Bool = { _, _ in true }
+    ) -> [[GeneratedToken]] {
         precondition(!prompt.isEmpty, "a prompt needs at least one token")
         precondition(samples >= 1 && samples <= cache.rows, "the engine was made for \(cache.rows) rows")
         var rng = RNG(seed: options.seed)
@@ -92,16 +106,25 @@ final class Engine {
                     token = GeneratedToken(id: forcedQueue[r].removeFirst(), forced: true)
                 } else {
                     let next = logits[r].withUnsafeBufferPointer {
-                        policy?(r, $0.baseAddress!) ?? sampleToken($0.baseAddress!, V, temperature: options.temperature, topK: options.topK, rng: &rng)
+                        policy?(r, $0.baseAddress!)
+                            ?? sampleToken(
+                                $0.baseAddress!, V, temperature: options.temperature, topK: options.topK, rng: &rng)
                     }
-                    if next == assistantEnd || next == bos { done[r] = true; continue }
+                    if next == assistantEnd || next == bos {
+                        done[r] = true
+                        continue
+                    }
                     token = GeneratedToken(id: next, forced: false)
-                    if next == pythonStart { inPython[r] = true; pythonTokens[r] = [] }
-                    else if next == pythonEnd && inPython[r] {
+                    if next == pythonStart {
+                        inPython[r] = true
+                        pythonTokens[r] = []
+                    } else if next == pythonEnd && inPython[r] {
                         inPython[r] = false
                         let result = Calculator.run(tok.decode(pythonTokens[r]))
                         forcedQueue[r] = [outputStart] + tok.encode(result) + [outputEnd]
-                    } else if inPython[r] { pythonTokens[r].append(next) }
+                    } else if inPython[r] {
+                        pythonTokens[r].append(next)
+                    }
                 }
                 out[r].append(token)
                 step[r] = Int32(token.id)

@@ -33,8 +33,10 @@ func sampleToken(_ logits: UnsafePointer<Float>, _ V: Int, temperature: Float, t
 }
 
 /// Continues `prompt` by `maxTokens` tokens (stops early at `stop` ids). Runs the full window each step.
-func generateNaive(_ model: GPT, prompt: [Int], maxTokens: Int, temperature: Float, topK: Int, seed: UInt64,
-                   stop: Set<Int> = []) -> [Int] {
+func generateNaive(
+    _ model: GPT, prompt: [Int], maxTokens: Int, temperature: Float, topK: Int, seed: UInt64,
+    stop: Set<Int> = []
+) -> [Int] {
     var rng = RNG(seed: seed)
     var seq = prompt.map { Int32($0) }
     var out: [Int] = []
@@ -42,9 +44,11 @@ func generateNaive(_ model: GPT, prompt: [Int], maxTokens: Int, temperature: Flo
     for _ in 0..<maxTokens {
         let window = Array(seq.suffix(Tmax))
         model.forward(window, nil, B: 1, T: window.count)
-        let next = sampleToken(model.lastLogits + (window.count - 1) * V, V, temperature: temperature, topK: topK, rng: &rng)
+        let next = sampleToken(
+            model.lastLogits + (window.count - 1) * V, V, temperature: temperature, topK: topK, rng: &rng)
         if stop.contains(next) { break }
-        out.append(next); seq.append(Int32(next))
+        out.append(next)
+        seq.append(Int32(next))
     }
     return out
 }

@@ -18,7 +18,8 @@ struct UTF8Stream {
                 if pending.count - k < need && b >= 0xC2 && b <= 0xF4 { cut = k }
                 break
             }
-            k -= 1; back += 1
+            k -= 1
+            back += 1
         }
         let out = String(decoding: pending[..<cut], as: UTF8.self)
         pending.removeFirst(cut)

@@ -15,11 +15,16 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Floa
     var acc = SIMD8<Float>(repeating: 0)
     var i = 0
     while i + 8 <= n {
-        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc +=
+            UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
         i += 8
     }
     var s = acc.sum()
-    while i < n { s += a[i] * b[i]; i += 1 }
+    while i < n {
+        s += a[i] * b[i]
+        i += 1
+    }
     return s
 }
 
@@ -30,21 +35,28 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
     let a = SIMD8<Float>(repeating: alpha)
     while i + 8 <= n {
         let yp = UnsafeMutableRawPointer(y + i)
-        yp.storeBytes(of: yp.loadUnaligned(as: SIMD8<Float>.self) + a * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        yp.storeBytes(
+            of: yp.loadUnaligned(as: SIMD8<Float>.self) + a
+                * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
         i += 8
     }
-    while i < n { y[i] += alpha * x[i]; i += 1 }
+    while i < n {
+        y[i] += alpha * x[i]
+        i += 1
+    }
 }
 
 /// y[b,t,h,:] = Σ_{t2≤t} softmax_t2(q[b,t,h]·k[b,t2,g] / sqrt(hs)) · v[b,t2,g], g = h / (NH/NKV).
 /// Per (b, h), one task on one core: S = scale·Q·Kᵀ (sgemm; the masked upper triangle is computed and
 /// then zeroed), a causal softmax over its rows, then Y = P·V (sgemm).
-func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
-                      _ att: UnsafeMutablePointer<Float>,    // (B, NH, T, T) softmax, saved for backward
-                      _ q: UnsafePointer<Float>,             // (B, T, NH, hs)
-                      _ k: UnsafePointer<Float>,             // (B, T, NKV, hs)
-                      _ v: UnsafePointer<Float>,             // (B, T, NKV, hs)
-                      _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
+func attentionForward(
+    _ y: UnsafeMutablePointer<Float>,  // (B, T, NH, hs)
+    _ att: UnsafeMutablePointer<Float>,  // (B, NH, T, T) softmax, saved for backward
+    _ q: UnsafePointer<Float>,  // (B, T, NH, hs)
+    _ k: UnsafePointer<Float>,  // (B, T, NKV, hs)
+    _ v: UnsafePointer<Float>,  // (B, T, NKV, hs)
+    _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int
+) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
     withBLASThreads(1) {
@@ -52,8 +64,9 @@ func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
             for r in r0..<r1 {
                 let b = r / NH, h = r % NH, g = h / group
                 let P = att + r * T * T
-                sgemm(transA: false, transB: true, T, T, hs, alpha: scale, q + b * T * C + h * hs, lda: C,
-                      k + b * T * KC + g * hs, ldb: KC, beta: 0, P, ldc: T)
+                sgemm(
+                    transA: false, transB: true, T, T, hs, alpha: scale, q + b * T * C + h * hs, lda: C,
+                    k + b * T * KC + g * hs, ldb: KC, beta: 0, P, ldc: T)
                 for t in 0..<T {
                     let row = P + t * T
                     var mx = -Float.infinity
@@ -62,8 +75,9 @@ func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
                     for t2 in 0...t { row[t2] *= inv }
                     if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
-                sgemm(transA: false, transB: false, T, hs, T, P, lda: T,
-                      v + b * T * KC + g * hs, ldb: KC, beta: 0, y + b * T * C + h * hs, ldc: C)
+                sgemm(
+                    transA: false, transB: false, T, hs, T, P, lda: T,
+                    v + b * T * KC + g * hs, ldb: KC, beta: 0, y + b * T * C + h * hs, ldc: C)
             }
         }
     }
@@ -72,14 +86,16 @@ func attentionForward(_ y: UnsafeMutablePointer<Float>,      // (B, T, NH, hs)
 /// Adds into dq, dk, dv. With P = att: dv += Pᵀ·dy; dP = dy·vᵀ; dS = P∘(dP - rowsum(P∘dP))·scale;
 /// dq += dS·k; dk += dSᵀ·q. `dAtt` (B, NH, T, T) is scratch for dP and dS. One task per (b, kv head),
 /// so that no two threads add into the same dk/dv rows.
-func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
-                       _ dk: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
-                       _ dv: UnsafeMutablePointer<Float>,    // (B, T, NKV, hs)
-                       _ dAtt: UnsafeMutablePointer<Float>,  // (B, NH, T, T) scratch
-                       _ dy: UnsafePointer<Float>,           // (B, T, NH, hs)
-                       _ att: UnsafePointer<Float>,          // (B, NH, T, T)
-                       _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                       _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
+func attentionBackward(
+    _ dq: UnsafeMutablePointer<Float>,  // (B, T, NH, hs)
+    _ dk: UnsafeMutablePointer<Float>,  // (B, T, NKV, hs)
+    _ dv: UnsafeMutablePointer<Float>,  // (B, T, NKV, hs)
+    _ dAtt: UnsafeMutablePointer<Float>,  // (B, NH, T, T) scratch
+    _ dy: UnsafePointer<Float>,  // (B, T, NH, hs)
+    _ att: UnsafePointer<Float>,  // (B, NH, T, T)
+    _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+    _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int
+) {
     let scale = 1 / Float(hs).squareRoot()
     let group = NH / NKV, C = NH * hs, KC = NKV * hs
     withBLASThreads(1) {
@@ -100,8 +116,12 @@ func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
                         for t2 in 0...t { d[t2] = p[t2] * (d[t2] - rowDot) * scale }
                         if t + 1 < T { (d + t + 1).update(repeating: 0, count: T - t - 1) }
                     }
-                    sgemm(transA: false, transB: false, T, hs, T, dS, lda: T, kb, ldb: KC, beta: 1, dq + b * T * C + h * hs, ldc: C)
-                    sgemm(transA: true, transB: false, T, hs, T, dS, lda: T, q + b * T * C + h * hs, ldb: C, beta: 1, dkb, ldc: KC)
+                    sgemm(
+                        transA: false, transB: false, T, hs, T, dS, lda: T, kb, ldb: KC, beta: 1,
+                        dq + b * T * C + h * hs, ldc: C)
+                    sgemm(
+                        transA: true, transB: false, T, hs, T, dS, lda: T, q + b * T * C + h * hs, ldb: C, beta: 1, dkb,
+                        ldc: KC)
                 }
             }
         }
@@ -111,11 +131,13 @@ func attentionBackward(_ dq: UnsafeMutablePointer<Float>,    // (B, T, NH, hs)
 /// Attention of T new queries per row over a KV cache that already holds their keys and values
 /// (positions 0 ..< pos0+T; query t sees 0 ... pos0+t): the decode and prefill path of `GPT.forward`.
 /// One task per (b, h); `scores` is scratch of (B·NH, maxLen).
-func cachedAttentionForward(_ y: UnsafeMutablePointer<Float>,       // (B, T, NH, hs)
-                            _ scores: UnsafeMutablePointer<Float>,  // (B·NH, maxLen) scratch
-                            _ q: UnsafePointer<Float>,              // (B, T, NH, hs)
-                            _ cache: KVCache, layer l: Int, pos0: Int,
-                            _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int) {
+func cachedAttentionForward(
+    _ y: UnsafeMutablePointer<Float>,  // (B, T, NH, hs)
+    _ scores: UnsafeMutablePointer<Float>,  // (B·NH, maxLen) scratch
+    _ q: UnsafePointer<Float>,  // (B, T, NH, hs)
+    _ cache: KVCache, layer l: Int, pos0: Int,
+    _ B: Int, _ T: Int, _ NH: Int, _ NKV: Int, _ hs: Int
+) {
     let group = NH / NKV, scale = 1 / Float(hs).squareRoot()
     let C = NH * hs, KC = NKV * hs
     parallelRanges(B * NH, minChunk: 1) { r0, r1 in

@@ -10,12 +10,15 @@ import CBLAS
 /// C (M×N) = alpha · op(A) · op(B) + beta · C, all row-major. op(A) is M×K (A stored K×M when transA),
 /// op(B) is K×N (B stored N×K when transB). lda/ldb/ldc are the stored row lengths.
 @inline(__always)
-func sgemm(transA: Bool, transB: Bool, _ M: Int, _ N: Int, _ K: Int,
-           alpha: Float = 1, _ A: UnsafePointer<Float>, lda: Int,
-           _ B: UnsafePointer<Float>, ldb: Int,
-           beta: Float, _ C: UnsafeMutablePointer<Float>, ldc: Int) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
+func sgemm(
+    transA: Bool, transB: Bool, _ M: Int, _ N: Int, _ K: Int,
+    alpha: Float = 1, _ A: UnsafePointer<Float>, lda: Int,
+    _ B: UnsafePointer<Float>, ldb: Int,
+    beta: Float, _ C: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
 }
 
 /// How many threads BLAS uses (OpenBLAS); our own parallel loops never wrap a BLAS call.
@@ -28,8 +31,10 @@ func blasThreads() -> Int {
 }
 
 /// Naive reference matmul for tests: out (N, OC) = inp (N, IC) · W^T, W (OC, IC).
-func matmulNaive(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
-                 _ N: Int, _ IC: Int, _ OC: Int) {
+func matmulNaive(
+    _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
+    _ N: Int, _ IC: Int, _ OC: Int
+) {
     for n in 0..<N {
         for o in 0..<OC {
             var s: Float = 0

@@ -32,7 +32,9 @@ func exp8(_ x: F8) -> F8 {
 }
 
 @inline(__always) func load8(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
-@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ v: F8) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ v: F8) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self)
+}
 
 /// z[i] ← exp(z[i] - mx) for i < n; returns their sum.
 @inline(__always)
@@ -40,8 +42,18 @@ func expShiftInPlace(_ z: UnsafeMutablePointer<Float>, _ n: Int, _ mx: Float) ->
     var acc = F8(repeating: 0)
     let vm = F8(repeating: mx)
     var i = 0
-    while i + 8 <= n { let e = exp8(load8(z + i) - vm); store8(z + i, e); acc += e; i += 8 }
+    while i + 8 <= n {
+        let e = exp8(load8(z + i) - vm)
+        store8(z + i, e)
+        acc += e
+        i += 8
+    }
     var s = acc.sum()
-    while i < n { let e = expf(z[i] - mx); z[i] = e; s += e; i += 1 }
+    while i < n {
+        let e = expf(z[i] - mx)
+        z[i] = e
+        s += e
+        i += 1
+    }
     return s
 }

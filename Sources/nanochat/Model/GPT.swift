@@ -30,7 +30,8 @@ struct BlockWeights { let cq, ck, cv, attnProj, fc, mlpProj: Int }
 func parameterTable(_ c: GPTConfig) -> [ParamTensor] {
     var table: [ParamTensor] = [], offset = 0
     func add(_ name: String, _ rows: Int, _ cols: Int) {
-        table.append(ParamTensor(name: name, rows: rows, cols: cols, offset: offset)); offset += rows * cols
+        table.append(ParamTensor(name: name, rows: rows, cols: cols, offset: offset))
+        offset += rows * cols
     }
     add("transformer.wte.weight", c.vocabSize, c.nEmbd)
     for l in 0..<c.nLayer {
@@ -82,15 +83,19 @@ final class GPT {
         self.maxBatch = maxBatch
         tensors = parameterTable(config)
         numParams = tensors.last!.offset + tensors.last!.count
-        params = .allocate(capacity: numParams); grads = .allocate(capacity: numParams)
-        params.initialize(repeating: 0, count: numParams); grads.initialize(repeating: 0, count: numParams)
+        params = .allocate(capacity: numParams)
+        grads = .allocate(capacity: numParams)
+        params.initialize(repeating: 0, count: numParams)
+        grads.initialize(repeating: 0, count: numParams)
         let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.offset) })
-        wte = byName["transformer.wte.weight"]!; lmHead = byName["lm_head.weight"]!
+        wte = byName["transformer.wte.weight"]!
+        lmHead = byName["lm_head.weight"]!
         blocks = (0..<config.nLayer).map { l in
             let p = "transformer.h.\(l)."
-            return BlockWeights(cq: byName[p + "attn.c_q.weight"]!, ck: byName[p + "attn.c_k.weight"]!,
-                                cv: byName[p + "attn.c_v.weight"]!, attnProj: byName[p + "attn.c_proj.weight"]!,
-                                fc: byName[p + "mlp.c_fc.weight"]!, mlpProj: byName[p + "mlp.c_proj.weight"]!)
+            return BlockWeights(
+                cq: byName[p + "attn.c_q.weight"]!, ck: byName[p + "attn.c_k.weight"]!,
+                cv: byName[p + "attn.c_v.weight"]!, attnProj: byName[p + "attn.c_proj.weight"]!,
+                fc: byName[p + "mlp.c_fc.weight"]!, mlpProj: byName[p + "mlp.c_proj.weight"]!)
         }
 
         // Activation table: measure, allocate, carve.
@@ -98,33 +103,65 @@ final class GPT {
         let C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead, V = config.vocabSize
         var sizes: [Int] = [N * C, N * C, N, N * C, N * C, N, N * V, N, N]
         for _ in 0..<config.nLayer {
-            sizes += [N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C, 4 * N * C]
+            sizes += [
+                N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C,
+                4 * N * C,
+            ]
         }
         sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T]
         actCount = sizes.reduce(0, +)
         actSlab = .allocate(capacity: actCount)
         actSlab.initialize(repeating: 0, count: actCount)
         var cursor = actSlab, k = 0
-        func take() -> UnsafeMutablePointer<Float> { let p = cursor; cursor += sizes[k]; k += 1; return p }
-        emb = take(); x0 = take(); rstd0 = take(); residual = take(); lnf = take(); rstdf = take()
-        logits = take(); losses = take(); lse = take()
-        for _ in 0..<config.nLayer {
-            layers.append(BlockActs(ln1: take(), rstd1: take(), q: take(), qrstd: take(), k: take(), krstd: take(),
-                                    v: take(), att: take(), atty: take(), ln2: take(), rstd2: take(), fch: take(), fca: take()))
+        func take() -> UnsafeMutablePointer<Float> {
+            let p = cursor
+            cursor += sizes[k]
+            k += 1
+            return p
         }
-        dres = take(); dln = take(); dq = take(); dk = take(); dv = take(); datty = take()
-        dfca = take(); dfch = take(); attScratch = take()
+        emb = take()
+        x0 = take()
+        rstd0 = take()
+        residual = take()
+        lnf = take()
+        rstdf = take()
+        logits = take()
+        losses = take()
+        lse = take()
+        for _ in 0..<config.nLayer {
+            layers.append(
+                BlockActs(
+                    ln1: take(), rstd1: take(), q: take(), qrstd: take(), k: take(), krstd: take(),
+                    v: take(), att: take(), atty: take(), ln2: take(), rstd2: take(), fch: take(), fca: take()))
+        }
+        dres = take()
+        dln = take()
+        dq = take()
+        dk = take()
+        dv = take()
+        datty = take()
+        dfca = take()
+        dfch = take()
+        attScratch = take()
 
-        ropeCos = .allocate(capacity: T * config.headDim / 2); ropeSin = .allocate(capacity: T * config.headDim / 2)
+        ropeCos = .allocate(capacity: T * config.headDim / 2)
+        ropeSin = .allocate(capacity: T * config.headDim / 2)
         rotaryTables(ropeCos, ropeSin, T, config.headDim)
-        inputs = .allocate(capacity: N); targets = .allocate(capacity: N); weights = .allocate(capacity: N)
+        inputs = .allocate(capacity: N)
+        targets = .allocate(capacity: N)
+        weights = .allocate(capacity: N)
         initWeights(seed: seed)
     }
 
     deinit {
-        params.deallocate(); grads.deallocate(); actSlab.deallocate()
-        ropeCos.deallocate(); ropeSin.deallocate()
-        inputs.deallocate(); targets.deallocate(); weights.deallocate()
+        params.deallocate()
+        grads.deallocate()
+        actSlab.deallocate()
+        ropeCos.deallocate()
+        ropeSin.deallocate()
+        inputs.deallocate()
+        targets.deallocate()
+        weights.deallocate()
     }
 
     /// nanochat's initialisation (see the file header). Deterministic given the seed.
@@ -184,26 +221,32 @@ final class GPT {
     /// positions cache.length ..< +T, attend to everything the cache holds, and are added to it: one
     /// pass serves training, evaluation, prefill and decode. lastLogits has the soft-capped logits.
     @discardableResult
-    func forward(inputs inp: UnsafePointer<Int32>, targets tgt: UnsafePointer<Int32>?, weights w: UnsafePointer<Float>?,
-                 B: Int, T: Int, cache: KVCache? = nil) -> Float {
-        precondition(B >= 1 && B <= maxBatch && T >= 1 && T <= config.sequenceLen,
-                     "batch \(B)x\(T) exceeds the model's \(maxBatch)x\(config.sequenceLen)")
+    func forward(
+        inputs inp: UnsafePointer<Int32>, targets tgt: UnsafePointer<Int32>?, weights w: UnsafePointer<Float>?,
+        B: Int, T: Int, cache: KVCache? = nil
+    ) -> Float {
+        precondition(
+            B >= 1 && B <= maxBatch && T >= 1 && T <= config.sequenceLen,
+            "batch \(B)x\(T) exceeds the model's \(maxBatch)x\(config.sequenceLen)")
         let pos0 = cache?.length ?? 0
         if let cache {
             precondition(B <= cache.rows && pos0 + T <= cache.maxLen, "the KV cache holds \(cache.maxLen) positions")
             precondition(tgt == nil, "a cached forward computes logits only")
         }
-        self.B = B; self.T = T
+        self.B = B
+        self.T = T
         let N = B * T, C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead
         let hs = config.headDim, V = config.vocabSize
         inputs.update(from: inp, count: N)
         for n in 0..<N { precondition(inp[n] >= 0 && Int(inp[n]) < V, "input token \(inp[n]) outside the vocab") }
-        hasTargets = tgt != nil; hasWeights = w != nil
+        hasTargets = tgt != nil
+        hasWeights = w != nil
         if let tgt { targets.update(from: tgt, count: N) }
         if let w { weights.update(from: w, count: N) }
         if let tgt {
             for n in 0..<N where (w?[n] ?? 1) != 0 {
-                precondition(tgt[n] >= 0 && Int(tgt[n]) < V, "target \(tgt[n]) outside the vocab at a weighted position")
+                precondition(
+                    tgt[n] >= 0 && Int(tgt[n]) < V, "target \(tgt[n]) outside the vocab at a weighted position")
             }
         }
         let P = params
@@ -224,7 +267,9 @@ final class GPT {
             timed(.rmsnorm) { rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs) }
             if let cache {
                 cache.store(layer: l, k: a.k, v: a.v, B: B, T: T)
-                timed(.attention) { cachedAttentionForward(a.atty, a.att, a.q, cache, layer: l, pos0: pos0, B, T, NH, NKV, hs) }
+                timed(.attention) {
+                    cachedAttentionForward(a.atty, a.att, a.q, cache, layer: l, pos0: pos0, B, T, NH, NKV, hs)
+                }
             } else {
                 timed(.attention) { attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
             }
@@ -233,13 +278,17 @@ final class GPT {
             timed(.rmsnorm) { rmsNormForward(a.ln2, a.rstd2, residual, N, C) }
             timed(.matmul) { linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C) }
             timed(.relu2) { reluSquaredForward(a.fca, a.fch, N * 4 * C) }
-            timed(.matmul) { linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true) }  // x += mlp
+            // x += mlp
+            timed(.matmul) { linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true) }
         }
         timed(.rmsnorm) { rmsNormForward(lnf, rstdf, residual, N, C) }
         timed(.matmul) { linearForward(logits, lnf, P + lmHead, N, C, V) }
         cache?.advance(T)
-        return timed(.crossEntropy) { softcapCrossEntropyForward(losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
-                                          w == nil ? nil : UnsafePointer(weights), N, V) }
+        return timed(.crossEntropy) {
+            softcapCrossEntropyForward(
+                losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
+                w == nil ? nil : UnsafePointer(weights), N, V)
+        }
     }
 
     /// log p(targets[n] | inputs up to n) for every position of a (B, T) batch: one forward, no gradient
@@ -253,15 +302,19 @@ final class GPT {
     @discardableResult
     func forward(_ inp: [Int32], _ tgt: [Int32]?, _ w: [Float]? = nil, B: Int, T: Int) -> Float {
         inp.withUnsafeBufferPointer { i in
-            withOptionalPointer(tgt) { t in withOptionalPointer(w) { ww in
-                forward(inputs: i.baseAddress!, targets: t, weights: ww, B: B, T: T)
-            } }
+            withOptionalPointer(tgt) { t in
+                withOptionalPointer(w) { ww in
+                    forward(inputs: i.baseAddress!, targets: t, weights: ww, B: B, T: T)
+                }
+            }
         }
     }
 
     /// The cached forward for arrays: T new tokens per row through the cache; returns the logits (B·T, V).
     func forward(_ inp: [Int32], B: Int, T: Int, cache: KVCache) -> UnsafePointer<Float> {
-        inp.withUnsafeBufferPointer { _ = forward(inputs: $0.baseAddress!, targets: nil, weights: nil, B: B, T: T, cache: cache) }
+        inp.withUnsafeBufferPointer {
+            _ = forward(inputs: $0.baseAddress!, targets: nil, weights: nil, B: B, T: T, cache: cache)
+        }
         return lastLogits
     }
 
@@ -274,7 +327,9 @@ final class GPT {
         let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, V = config.vocabSize
         let P = params
 
-        timed(.crossEntropy) { softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V) }
+        timed(.crossEntropy) {
+            softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V)
+        }
         dln.update(repeating: 0, count: N * C)
         timed(.matmul) { linearBackward(dln, grad(lmHead), logits, lnf, P + lmHead, N, C, V) }
         dres.update(repeating: 0, count: N * C)
@@ -292,11 +347,16 @@ final class GPT {
             // attention: x_mid = x_in + proj(attn(...))
             datty.update(repeating: 0, count: N * C)
             timed(.matmul) { linearBackward(datty, grad(bw.attnProj), dres, a.atty, P + bw.attnProj, N, C, C) }
-            dq.update(repeating: 0, count: N * C); dk.update(repeating: 0, count: N * KC); dv.update(repeating: 0, count: N * KC)
-            timed(.attention) { attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
+            dq.update(repeating: 0, count: N * C)
+            dk.update(repeating: 0, count: N * KC)
+            dv.update(repeating: 0, count: N * KC)
+            timed(.attention) {
+                attentionBackward(dq, dk, dv, attScratch, datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs)
+            }
             // q/k norm then rotary, undone in reverse order (dfch/dfca are free now: reuse them as scratch).
             let dqr = dfch, dkr = dfca
-            dqr.update(repeating: 0, count: N * C); dkr.update(repeating: 0, count: N * KC)
+            dqr.update(repeating: 0, count: N * C)
+            dkr.update(repeating: 0, count: N * KC)
             timed(.rmsnorm) { rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs) }
             timed(.rmsnorm) { rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs) }
             timed(.rotary) { rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs) }

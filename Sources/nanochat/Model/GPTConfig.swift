@@ -2,12 +2,12 @@
 // The other fields exist so that tests can build tiny models (e.g. head_dim 16) and GQA variants.
 
 struct GPTConfig: Codable, Equatable, CustomStringConvertible {
-    var sequenceLen = 256   // T: the context length the model is trained for
-    var vocabSize = 4096    // V: tokens, including the special tokens
-    var nLayer = 4          // L: transformer blocks
-    var nHead = 4           // query heads
-    var nKvHead = 4         // key/value heads (< nHead: grouped-query attention; 1: multi-query)
-    var nEmbd = 256         // C: width of the residual stream
+    var sequenceLen = 256  // T: the context length the model is trained for
+    var vocabSize = 4096  // V: tokens, including the special tokens
+    var nLayer = 4  // L: transformer blocks
+    var nHead = 4  // query heads
+    var nKvHead = 4  // key/value heads (< nHead: grouped-query attention; 1: multi-query)
+    var nEmbd = 256  // C: width of the residual stream
 
     enum CodingKeys: String, CodingKey {
         case sequenceLen = "sequence_len", vocabSize = "vocab_size", nLayer = "n_layer"
@@ -15,15 +15,20 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     }
 
     init(sequenceLen: Int, vocabSize: Int, nLayer: Int, nHead: Int, nKvHead: Int, nEmbd: Int) {
-        self.sequenceLen = sequenceLen; self.vocabSize = vocabSize; self.nLayer = nLayer
-        self.nHead = nHead; self.nKvHead = nKvHead; self.nEmbd = nEmbd
+        self.sequenceLen = sequenceLen
+        self.vocabSize = vocabSize
+        self.nLayer = nLayer
+        self.nHead = nHead
+        self.nKvHead = nKvHead
+        self.nEmbd = nEmbd
     }
 
     /// nanochat's sizing: C = 64·depth, head_dim 64.
     init(depth: Int, vocabSize: Int, sequenceLen: Int, nKvHead: Int? = nil) {
         let c = depth * 64
-        self.init(sequenceLen: sequenceLen, vocabSize: vocabSize, nLayer: depth, nHead: c / 64,
-                  nKvHead: nKvHead ?? c / 64, nEmbd: c)
+        self.init(
+            sequenceLen: sequenceLen, vocabSize: vocabSize, nLayer: depth, nHead: c / 64,
+            nKvHead: nKvHead ?? c / 64, nEmbd: c)
     }
 
     var headDim: Int { nEmbd / nHead }
@@ -49,6 +54,7 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     var flopsPerToken: Double { 6 * Double(matmulParams) + 12 * Double(nLayer * nEmbd * sequenceLen) }
 
     var description: String {
-        "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq \(sequenceLen)"
+        "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq "
+            + "\(sequenceLen)"
     }
 }

@@ -11,17 +11,29 @@ final class KVCache {
     private(set) var length = 0
 
     init(config: GPTConfig, rows: Int) {
-        self.rows = rows; maxLen = config.sequenceLen; layers = config.nLayer; kvDim = config.kvDim
+        self.rows = rows
+        maxLen = config.sequenceLen
+        layers = config.nLayer
+        kvDim = config.kvDim
         let n = layers * rows * maxLen * kvDim
-        k = .allocate(capacity: n); v = .allocate(capacity: n)
-        k.initialize(repeating: 0, count: n); v.initialize(repeating: 0, count: n)
+        k = .allocate(capacity: n)
+        v = .allocate(capacity: n)
+        k.initialize(repeating: 0, count: n)
+        v.initialize(repeating: 0, count: n)
     }
-    deinit { k.deallocate(); v.deallocate() }
+    deinit {
+        k.deallocate()
+        v.deallocate()
+    }
 
     func reset() { length = 0 }
 
-    @inline(__always) func keys(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> { k + ((l * rows + r) * maxLen) * kvDim }
-    @inline(__always) func values(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> { v + ((l * rows + r) * maxLen) * kvDim }
+    @inline(__always) func keys(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> {
+        k + ((l * rows + r) * maxLen) * kvDim
+    }
+    @inline(__always) func values(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> {
+        v + ((l * rows + r) * maxLen) * kvDim
+    }
 
     /// Copies row 0's cache into every other row: a prompt prefilled once serves all samples.
     func broadcastRowZero() {

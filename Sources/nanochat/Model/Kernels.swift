@@ -14,7 +14,10 @@ import Darwin
 @inline(__always)
 func parallelRanges(_ n: Int, minChunk: Int = 64, _ body: (Int, Int) -> Void) {
     let chunks = min(max(1, n / minChunk), 2 * ProcessInfoCores.count)
-    if chunks <= 1 { body(0, n); return }
+    if chunks <= 1 {
+        body(0, n)
+        return
+    }
     DispatchQueue.concurrentPerform(iterations: chunks) { k in
         body(k * n / chunks, (k + 1) * n / chunks)
     }
@@ -33,18 +36,22 @@ enum ProcessInfoCores {
 // MARK: - Embedding
 
 /// out[n,:] = wte[inp[n],:]
-func embeddingForward(_ out: UnsafeMutablePointer<Float>,   // (N, C)
-                      _ inp: UnsafePointer<Int32>,          // (N,)
-                      _ wte: UnsafePointer<Float>,          // (V, C)
-                      _ N: Int, _ C: Int) {
+func embeddingForward(
+    _ out: UnsafeMutablePointer<Float>,  // (N, C)
+    _ inp: UnsafePointer<Int32>,  // (N,)
+    _ wte: UnsafePointer<Float>,  // (V, C)
+    _ N: Int, _ C: Int
+) {
     for n in 0..<N { (out + n * C).update(from: wte + Int(inp[n]) * C, count: C) }
 }
 
 /// dwte[inp[n],:] += dout[n,:]   (sequential: a token may repeat)
-func embeddingBackward(_ dwte: UnsafeMutablePointer<Float>, // (V, C)
-                       _ dout: UnsafePointer<Float>,        // (N, C)
-                       _ inp: UnsafePointer<Int32>,         // (N,)
-                       _ N: Int, _ C: Int) {
+func embeddingBackward(
+    _ dwte: UnsafeMutablePointer<Float>,  // (V, C)
+    _ dout: UnsafePointer<Float>,  // (N, C)
+    _ inp: UnsafePointer<Int32>,  // (N,)
+    _ N: Int, _ C: Int
+) {
     for n in 0..<N {
         let d = dwte + Int(inp[n]) * C, g = dout + n * C
         for i in 0..<C { d[i] += g[i] }
@@ -58,10 +65,12 @@ let rmsEps: Float = Float.ulpOfOne
 
 /// out[r,:] = x[r,:] / sqrt(mean(x[r,:]²) + eps). Saves rstd for backward. Rows may be tokens (dim C)
 /// or heads (dim hs, for the q/k norm). out may alias x (in-place).
-func rmsNormForward(_ out: UnsafeMutablePointer<Float>,     // (R, D)
-                    _ rstd: UnsafeMutablePointer<Float>,    // (R,)  saved for backward
-                    _ x: UnsafePointer<Float>,              // (R, D)
-                    _ R: Int, _ D: Int) {
+func rmsNormForward(
+    _ out: UnsafeMutablePointer<Float>,  // (R, D)
+    _ rstd: UnsafeMutablePointer<Float>,  // (R,)  saved for backward
+    _ x: UnsafePointer<Float>,  // (R, D)
+    _ R: Int, _ D: Int
+) {
     parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
         for r in r0..<r1 {
             let xr = x + r * D, o = out + r * D
@@ -75,11 +84,13 @@ func rmsNormForward(_ out: UnsafeMutablePointer<Float>,     // (R, D)
 }
 
 /// Forward was out = x·rstd, so dx += rstd·(dout - out·mean(dout·out)).
-func rmsNormBackward(_ dx: UnsafeMutablePointer<Float>,     // (R, D) accumulated
-                     _ dout: UnsafePointer<Float>,          // (R, D)
-                     _ out: UnsafePointer<Float>,           // (R, D) saved
-                     _ rstd: UnsafePointer<Float>,          // (R,)   saved
-                     _ R: Int, _ D: Int) {
+func rmsNormBackward(
+    _ dx: UnsafeMutablePointer<Float>,  // (R, D) accumulated
+    _ dout: UnsafePointer<Float>,  // (R, D)
+    _ out: UnsafePointer<Float>,  // (R, D) saved
+    _ rstd: UnsafePointer<Float>,  // (R,)   saved
+    _ R: Int, _ D: Int
+) {
     parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
         for r in r0..<r1 {
             let g = dout + r * D, o = out + r * D, d = dx + r * D
@@ -94,22 +105,27 @@ func rmsNormBackward(_ dx: UnsafeMutablePointer<Float>,     // (R, D) accumulate
 // MARK: - Rotary embedding (non-interleaved halves)
 
 /// cos/sin tables (T, hs/2): angle[t,j] = t / base^(2j/hs).
-func rotaryTables(_ cos_: UnsafeMutablePointer<Float>, _ sin_: UnsafeMutablePointer<Float>,
-                  _ T: Int, _ hs: Int, base: Double = 10000) {
+func rotaryTables(
+    _ cos_: UnsafeMutablePointer<Float>, _ sin_: UnsafeMutablePointer<Float>,
+    _ T: Int, _ hs: Int, base: Double = 10000
+) {
     let half = hs / 2
     for t in 0..<T {
         for j in 0..<half {
             let angle = Double(t) / pow(base, Double(2 * j) / Double(hs))
-            cos_[t * half + j] = Float(cos(angle)); sin_[t * half + j] = Float(sin(angle))
+            cos_[t * half + j] = Float(cos(angle))
+            sin_[t * half + j] = Float(sin(angle))
         }
     }
 }
 
 /// In place on x viewed (B, T, H, hs): x1 = x[:hs/2], x2 = x[hs/2:];
 /// y1 = x1·cos + x2·sin; y2 = -x1·sin + x2·cos. Positions start at pos0 (KV-cached decoding).
-func rotaryForward(_ x: UnsafeMutablePointer<Float>,        // (B, T, H, hs) in place
-                   _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>, // (maxT, hs/2)
-                   _ B: Int, _ T: Int, _ H: Int, _ hs: Int, pos0: Int = 0) {
+func rotaryForward(
+    _ x: UnsafeMutablePointer<Float>,  // (B, T, H, hs) in place
+    _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>,  // (maxT, hs/2)
+    _ B: Int, _ T: Int, _ H: Int, _ hs: Int, pos0: Int = 0
+) {
     let half = hs / 2
     parallelRanges(B * T, minChunk: 16) { n0, n1 in
         for n in n0..<n1 {
@@ -129,9 +145,11 @@ func rotaryForward(_ x: UnsafeMutablePointer<Float>,        // (B, T, H, hs) in 
 
 /// The rotation's transpose, in place on the gradient: dx1 = dy1·cos - dy2·sin; dx2 = dy1·sin + dy2·cos.
 /// (Rotary is linear, so the gradient needs no saved activations; written, not accumulated.)
-func rotaryBackward(_ d: UnsafeMutablePointer<Float>,       // (B, T, H, hs) in place
-                    _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>,
-                    _ B: Int, _ T: Int, _ H: Int, _ hs: Int) {
+func rotaryBackward(
+    _ d: UnsafeMutablePointer<Float>,  // (B, T, H, hs) in place
+    _ cos_: UnsafePointer<Float>, _ sin_: UnsafePointer<Float>,
+    _ B: Int, _ T: Int, _ H: Int, _ hs: Int
+) {
     let half = hs / 2
     parallelRanges(B * T, minChunk: 16) { n0, n1 in
         for n in n0..<n1 {
@@ -154,13 +172,18 @@ func rotaryBackward(_ d: UnsafeMutablePointer<Float>,       // (B, T, H, hs) in 
 /// out = relu(x)²
 func reluSquaredForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
     parallelRanges(count, minChunk: 1 << 14) { a, b in
-        for i in a..<b { let r = max(x[i], 0); out[i] = r * r }
+        for i in a..<b {
+            let r = max(x[i], 0)
+            out[i] = r * r
+        }
     }
 }
 
 /// dx += dout · 2·relu(x)
-func reluSquaredBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
-                         _ x: UnsafePointer<Float>, _ count: Int) {
+func reluSquaredBackward(
+    _ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+    _ x: UnsafePointer<Float>, _ count: Int
+) {
     parallelRanges(count, minChunk: 1 << 14) { a, b in
         for i in a..<b { dx[i] += dout[i] * 2 * max(x[i], 0) }
     }
@@ -169,28 +192,39 @@ func reluSquaredBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointe
 // MARK: - Residual add
 
 /// out = a + b
-func residualForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) {
+func residualForward(
+    _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int
+) {
     for i in 0..<count { out[i] = a[i] + b[i] }
 }
 
 /// da += dout; db += dout
-func residualBackward(_ da: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>,
-                      _ dout: UnsafePointer<Float>, _ count: Int) {
-    for i in 0..<count { da[i] += dout[i]; db[i] += dout[i] }
+func residualBackward(
+    _ da: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>,
+    _ dout: UnsafePointer<Float>, _ count: Int
+) {
+    for i in 0..<count {
+        da[i] += dout[i]
+        db[i] += dout[i]
+    }
 }
 
 // MARK: - Linear (no bias): every product through sgemm
 
 /// out (N, OC) = inp (N, IC) · W^T, W stored (OC, IC) as nn.Linear.
-func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
-                   _ N: Int, _ IC: Int, _ OC: Int, accumulate: Bool = false) {
+func linearForward(
+    _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
+    _ N: Int, _ IC: Int, _ OC: Int, accumulate: Bool = false
+) {
     sgemm(transA: false, transB: true, N, OC, IC, inp, lda: IC, W, ldb: IC, beta: accumulate ? 1 : 0, out, ldc: OC)
 }
 
 /// dinp (N, IC) += dout · W;  dW (OC, IC) += dout^T · inp (dW nil: a frozen weight, no gradient work).
-func linearBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePointer<Float>?,
-                    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
-                    _ N: Int, _ IC: Int, _ OC: Int) {
+func linearBackward(
+    _ dinp: UnsafeMutablePointer<Float>?, _ dW: UnsafeMutablePointer<Float>?,
+    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
+    _ N: Int, _ IC: Int, _ OC: Int
+) {
     if let dinp { sgemm(transA: false, transB: false, N, IC, OC, dout, lda: OC, W, ldb: IC, beta: 1, dinp, ldc: IC) }
     if let dW { sgemm(transA: true, transB: false, OC, IC, N, dout, lda: OC, inp, ldb: IC, beta: 1, dW, ldc: IC) }
 }
@@ -206,12 +240,14 @@ let logitSoftcap: Float = 15
 /// Caps the logits in place, then per row: ce = logsumexp(z) - z[target]. Returns
 /// loss = Σ w·ce / count(w ≠ 0) (w = per-token weight: 1 for pretraining, the mask for SFT, the
 /// advantage for RL; 0 = ignored). Saves the row's logsumexp for backward. Without targets only caps.
-func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,) per-token ce (0 where w = 0)
-                                _ lse: UnsafeMutablePointer<Float>,      // (N,) saved
-                                _ logits: UnsafeMutablePointer<Float>,   // (N, V) raw in, capped out
-                                _ targets: UnsafePointer<Int32>?,        // (N,)
-                                _ weights: UnsafePointer<Float>?,        // (N,) nil = all 1
-                                _ N: Int, _ V: Int) -> Float {
+func softcapCrossEntropyForward(
+    _ losses: UnsafeMutablePointer<Float>,  // (N,) per-token ce (0 where w = 0)
+    _ lse: UnsafeMutablePointer<Float>,  // (N,) saved
+    _ logits: UnsafeMutablePointer<Float>,  // (N, V) raw in, capped out
+    _ targets: UnsafePointer<Int32>?,  // (N,)
+    _ weights: UnsafePointer<Float>?,  // (N,) nil = all 1
+    _ N: Int, _ V: Int
+) -> Float {
     let cap = logitSoftcap
     parallelRanges(N, minChunk: 8) { n0, n1 in
         for n in n0..<n1 {
@@ -219,7 +255,11 @@ func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,)
             let mx = softcapRow(z, V, cap)
             guard let targets else { continue }
             let w = weights?[n] ?? 1
-            if w == 0 { losses[n] = 0; lse[n] = 0; continue }
+            if w == 0 {
+                losses[n] = 0
+                lse[n] = 0
+                continue
+            }
             let l = mx + logf(sumExp(z, V, mx))
             lse[n] = l
             losses[n] = l - z[Int(targets[n])]
@@ -229,7 +269,10 @@ func softcapCrossEntropyForward(_ losses: UnsafeMutablePointer<Float>,   // (N,)
     var total: Double = 0, count = 0
     for n in 0..<N {
         let w = weights?[n] ?? 1
-        if w != 0 { total += Double(w) * Double(losses[n]); count += 1 }
+        if w != 0 {
+            total += Double(w) * Double(losses[n])
+            count += 1
+        }
     }
     return count == 0 ? 0 : Float(total / Double(count))
 }
@@ -247,7 +290,12 @@ func softcapRow(_ z: UnsafeMutablePointer<Float>, _ V: Int, _ cap: Float) -> Flo
         v += 8
     }
     var mx = vmax.max()
-    while v < V { let c = cap * tanhViaExp(z[v] / cap); z[v] = c; mx = max(mx, c); v += 1 }
+    while v < V {
+        let c = cap * tanhViaExp(z[v] / cap)
+        z[v] = c
+        mx = max(mx, c)
+        v += 1
+    }
     return mx
 }
 
@@ -257,19 +305,27 @@ func sumExp(_ z: UnsafePointer<Float>, _ V: Int, _ mx: Float) -> Float {
     var acc = F8(repeating: 0)
     let vm = F8(repeating: mx)
     var v = 0
-    while v + 8 <= V { acc += exp8(load8(z + v) - vm); v += 8 }
+    while v + 8 <= V {
+        acc += exp8(load8(z + v) - vm)
+        v += 8
+    }
     var s = acc.sum()
-    while v < V { s += expf(z[v] - mx); v += 1 }
+    while v < V {
+        s += expf(z[v] - mx)
+        v += 1
+    }
     return s
 }
 
 /// In place: the capped logits become the gradient of the raw logits.
 /// d(capped) = (w/count)·(softmax - onehot); d(raw) = d(capped)·(1 - (capped/cap)²).
-func softcapCrossEntropyBackward(_ logits: UnsafeMutablePointer<Float>,  // (N, V) capped in, dlogits out
-                                 _ lse: UnsafePointer<Float>,            // (N,) saved
-                                 _ targets: UnsafePointer<Int32>,
-                                 _ weights: UnsafePointer<Float>?,
-                                 _ N: Int, _ V: Int) {
+func softcapCrossEntropyBackward(
+    _ logits: UnsafeMutablePointer<Float>,  // (N, V) capped in, dlogits out
+    _ lse: UnsafePointer<Float>,  // (N,) saved
+    _ targets: UnsafePointer<Int32>,
+    _ weights: UnsafePointer<Float>?,
+    _ N: Int, _ V: Int
+) {
     var count = 0
     for n in 0..<N where (weights?[n] ?? 1) != 0 { count += 1 }
     let scale: Float = count == 0 ? 0 : 1 / Float(count)
@@ -278,7 +334,10 @@ func softcapCrossEntropyBackward(_ logits: UnsafeMutablePointer<Float>,  // (N, 
         for n in n0..<n1 {
             let z = logits + n * V
             let w = (weights?[n] ?? 1) * scale
-            if w == 0 { z.update(repeating: 0, count: V); continue }
+            if w == 0 {
+                z.update(repeating: 0, count: V)
+                continue
+            }
             let l = lse[n], t = Int(targets[n])
             let ut = z[t] / cap  // the target's capped logit, before the row is overwritten
             let vw = F8(repeating: w), vl = F8(repeating: l), inv = F8(repeating: 1 / cap)
@@ -288,7 +347,11 @@ func softcapCrossEntropyBackward(_ logits: UnsafeMutablePointer<Float>,  // (N, 
                 store8(z + v, vw * exp8(c - vl) * (1 - u * u))
                 v += 8
             }
-            while v < V { let c = z[v], u = c / cap; z[v] = w * expf(c - l) * (1 - u * u); v += 1 }
+            while v < V {
+                let c = z[v], u = c / cap
+                z[v] = w * expf(c - l) * (1 - u * u)
+                v += 1
+            }
             z[t] -= w * (1 - ut * ut)  // the one-hot part of softmax - onehot
         }
     }

@@ -16,9 +16,11 @@ struct AdamWHyper {
 }
 
 /// One AdamW step on `count` parameters; `step` counts from 1.
-func adamwStep(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-               _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-               _ count: Int, lr: Float, step: Int, _ h: AdamWHyper) {
+func adamwStep(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+    _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+    _ count: Int, lr: Float, step: Int, _ h: AdamWHyper
+) {
     let bias1 = 1 - powf(h.beta1, Float(step)), bias2 = 1 - powf(h.beta2, Float(step))
     let decay = 1 - lr * h.weightDecay, stepSize = lr / bias1
     let b1 = 1 - h.beta1, b2 = 1 - h.beta2

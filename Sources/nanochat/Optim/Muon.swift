@@ -17,18 +17,27 @@ let polarExpressCoefficients: [(Float, Float, Float)] = [
 struct MuonScratch {
     let x, xn, a, b: UnsafeMutablePointer<Float>
     init(maxCount: Int, maxSide: Int) {
-        x = .allocate(capacity: maxCount); xn = .allocate(capacity: maxCount)
-        a = .allocate(capacity: maxSide * maxSide); b = .allocate(capacity: maxSide * maxSide)
+        x = .allocate(capacity: maxCount)
+        xn = .allocate(capacity: maxCount)
+        a = .allocate(capacity: maxSide * maxSide)
+        b = .allocate(capacity: maxSide * maxSide)
     }
-    func deallocate() { x.deallocate(); xn.deallocate(); a.deallocate(); b.deallocate() }
+    func deallocate() {
+        x.deallocate()
+        xn.deallocate()
+        a.deallocate()
+        b.deallocate()
+    }
 }
 
 /// One Muon step on a (rows × cols) matrix:
 ///   buf ← lerp(buf, G, 1-μ); g ← lerp(G, buf, μ)  (Nesterov);  X ← g / (‖g‖_F·1.01 + 1e-6);
 ///   5× Polar Express: A = X·Xᵀ (wide) or Xᵀ·X (tall); B = b·A + c·A²; X ← a·X + B·X (or X·B);
 ///   p ← p - lr·sqrt(max(1, rows/cols))·X.
-func muonStep(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ buf: UnsafeMutablePointer<Float>,
-              rows: Int, cols: Int, lr: Float, momentum mu: Float, _ s: MuonScratch) {
+func muonStep(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ buf: UnsafeMutablePointer<Float>,
+    rows: Int, cols: Int, lr: Float, momentum mu: Float, _ s: MuonScratch
+) {
     let count = rows * cols
     var x = s.x, xn = s.xn
     var norm2: Double = 0
@@ -43,17 +52,20 @@ func muonStep(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ buf
     let tall = rows > cols, k = tall ? cols : rows
     for (ca, cb, cc) in polarExpressCoefficients {
         if tall {
-            sgemm(transA: true, transB: false, k, k, rows, x, lda: cols, x, ldb: cols, beta: 0, s.a, ldc: k)   // A = XᵀX
+            sgemm(transA: true, transB: false, k, k, rows, x, lda: cols, x, ldb: cols, beta: 0, s.a, ldc: k)  // A = XᵀX
         } else {
-            sgemm(transA: false, transB: true, k, k, cols, x, lda: cols, x, ldb: cols, beta: 0, s.a, ldc: k)   // A = XXᵀ
+            sgemm(transA: false, transB: true, k, k, cols, x, lda: cols, x, ldb: cols, beta: 0, s.a, ldc: k)  // A = XXᵀ
         }
         s.b.update(from: s.a, count: k * k)
-        sgemm(transA: false, transB: false, k, k, k, alpha: cc, s.a, lda: k, s.a, ldb: k, beta: cb, s.b, ldc: k) // B = b·A + c·A²
+        // B = b·A + c·A²
+        sgemm(transA: false, transB: false, k, k, k, alpha: cc, s.a, lda: k, s.a, ldb: k, beta: cb, s.b, ldc: k)
         xn.update(from: x, count: count)
         if tall {
-            sgemm(transA: false, transB: false, rows, cols, cols, x, lda: cols, s.b, ldb: cols, beta: ca, xn, ldc: cols) // a·X + X·B
+            // a·X + X·B
+            sgemm(transA: false, transB: false, rows, cols, cols, x, lda: cols, s.b, ldb: cols, beta: ca, xn, ldc: cols)
         } else {
-            sgemm(transA: false, transB: false, rows, cols, rows, s.b, lda: rows, x, ldb: cols, beta: ca, xn, ldc: cols) // a·X + B·X
+            // a·X + B·X
+            sgemm(transA: false, transB: false, rows, cols, rows, s.b, lda: rows, x, ldb: cols, beta: ca, xn, ldc: cols)
         }
         swap(&x, &xn)
     }

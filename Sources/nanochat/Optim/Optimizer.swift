@@ -6,15 +6,16 @@ struct OptimizerHyper: Codable, Equatable {
     /// The post-training stages' settings: every learning rate times `scale`, no weight decay.
     static func scaled(by scale: Float) -> OptimizerHyper {
         let h = OptimizerHyper()
-        return OptimizerHyper(embeddingLR: h.embeddingLR * scale, unembeddingLR: h.unembeddingLR * scale,
-                              matrixLR: h.matrixLR * scale, weightDecay: 0)
+        return OptimizerHyper(
+            embeddingLR: h.embeddingLR * scale, unembeddingLR: h.unembeddingLR * scale,
+            matrixLR: h.matrixLR * scale, weightDecay: 0)
     }
 
-    var embeddingLR: Float = 0.2     // AdamW, wte
-    var unembeddingLR: Float = 0.004 // AdamW, lm_head
-    var matrixLR: Float = 0.02       // Muon, block matrices
-    var weightDecay: Float = 0       // AdamW's decoupled weight decay
-    var scaleByWidth = true          // multiply the AdamW rates by (C/768)^-0.5
+    var embeddingLR: Float = 0.2  // AdamW, wte
+    var unembeddingLR: Float = 0.004  // AdamW, lm_head
+    var matrixLR: Float = 0.02  // Muon, block matrices
+    var weightDecay: Float = 0  // AdamW's decoupled weight decay
+    var scaleByWidth = true  // multiply the AdamW rates by (C/768)^-0.5
 }
 
 final class Optimizer {
@@ -33,21 +34,34 @@ final class Optimizer {
     private let scratch: MuonScratch
 
     init(model: GPT, hyper: OptimizerHyper = OptimizerHyper()) {
-        self.model = model; self.hyper = hyper
+        self.model = model
+        self.hyper = hyper
         trained = model.tensors.filter(\.trainable)
         var offsets: [Int: Int] = [:], n = 0
-        for t in trained { offsets[t.offset] = n; n += t.count }
-        stateOffset = offsets; stateCount = n
-        expAvg = .allocate(capacity: max(1, n)); expAvgSq = .allocate(capacity: max(1, n))
+        for t in trained {
+            offsets[t.offset] = n
+            n += t.count
+        }
+        stateOffset = offsets
+        stateCount = n
+        expAvg = .allocate(capacity: max(1, n))
+        expAvgSq = .allocate(capacity: max(1, n))
         momentumBuffer = .allocate(capacity: max(1, n))
-        expAvg.initialize(repeating: 0, count: max(1, n)); expAvgSq.initialize(repeating: 0, count: max(1, n))
+        expAvg.initialize(repeating: 0, count: max(1, n))
+        expAvgSq.initialize(repeating: 0, count: max(1, n))
         momentumBuffer.initialize(repeating: 0, count: max(1, n))
         let blocks = trained.filter { $0.optimizer == .muon }
-        scratch = MuonScratch(maxCount: blocks.map(\.count).max() ?? 1,
-                              maxSide: blocks.map { min($0.rows, $0.cols) }.max() ?? 1)
+        scratch = MuonScratch(
+            maxCount: blocks.map(\.count).max() ?? 1,
+            maxSide: blocks.map { min($0.rows, $0.cols) }.max() ?? 1)
     }
 
-    deinit { expAvg.deallocate(); expAvgSq.deallocate(); momentumBuffer.deallocate(); scratch.deallocate() }
+    deinit {
+        expAvg.deallocate()
+        expAvgSq.deallocate()
+        momentumBuffer.deallocate()
+        scratch.deallocate()
+    }
 
     var widthScale: Float { hyper.scaleByWidth ? (Float(model.config.nEmbd) / 768).squareRoot().reciprocal : 1 }
 
@@ -59,12 +73,14 @@ final class Optimizer {
             let p = model.params + t.offset, g = model.grads + t.offset, s = stateOffset[t.offset]!
             switch t.optimizer {
             case .muon:
-                muonStep(p, g, momentumBuffer + s, rows: t.rows, cols: t.cols,
-                         lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
+                muonStep(
+                    p, g, momentumBuffer + s, rows: t.rows, cols: t.cols,
+                    lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
             case .adamw:
                 let base = t.name == "lm_head.weight" ? hyper.unembeddingLR : hyper.embeddingLR
-                adamwStep(p, g, expAvg + s, expAvgSq + s, t.count,
-                          lr: base * widthScale * lrMultiplier, step: step, adam)
+                adamwStep(
+                    p, g, expAvg + s, expAvgSq + s, t.count,
+                    lr: base * widthScale * lrMultiplier, step: step, adam)
             }
         }
     }

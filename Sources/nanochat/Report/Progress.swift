@@ -13,7 +13,8 @@ struct ProgressLine {
         if isTTY {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + text).utf8))
         } else if force || now() - lastPrint >= interval {
-            print(text); fflush(stdout)
+            print(text)
+            fflush(stdout)
             lastPrint = now()
         }
     }
@@ -24,7 +25,8 @@ struct ProgressLine {
     /// Prints a full line above the live one.
     func log(_ text: String) {
         if isTTY { FileHandle.standardOutput.write(Data(("\r\u{1B}[K").utf8)) }
-        print(text); fflush(stdout)
+        print(text)
+        fflush(stdout)
     }
 }
 

@@ -5,7 +5,6 @@
 
 import Foundation
 
-
 /// A stage's log.jsonl read back as the typed records the stages wrote (Train/LogRecords.swift); a line
 /// that is none of them is counted as unreadable. Unknown extra keys are ignored.
 struct StageLog {
@@ -51,7 +50,10 @@ struct StageLog {
 /// Exponential moving average starting from the first value (as the training loop's progress line does).
 func emaSmooth(_ ys: [Double], beta: Double = 0.9) -> [Double] {
     var s = ys.first ?? 0
-    return ys.map { s = beta * s + (1 - beta) * $0; return s }
+    return ys.map {
+        s = beta * s + (1 - beta) * $0
+        return s
+    }
 }
 
 /// The last eval.jsonl record of each task (chat-eval appends a block per run), in first-seen order.
@@ -60,7 +62,8 @@ func lastTaskResults(_ path: String) -> [(task: String, correct: Int, total: Int
     var order: [String] = [], latest: [String: (Int, Int)] = [:]
     for line in data.split(separator: UInt8(ascii: "\n")) {
         guard let r = try? JSONDecoder().decode(TaskResultRecord.self, from: Data(line)),
-              let c = r.correct, let t = r.total, t > 0 else { continue }
+            let c = r.correct, let t = r.total, t > 0
+        else { continue }
         if latest[r.task] == nil { order.append(r.task) }
         latest[r.task] = (c, t)
     }
@@ -81,7 +84,10 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
         tasks[stage] = lastTaskResults(stage.dir(in: out) + "/eval.jsonl")
         bpb[stage] = log?.last(.val_bpb)
         md += "## \(stage.title) (\(stage.folder))\n\n"
-        if log == nil && tasks[stage]!.isEmpty { md += "(stage not run)\n\n"; continue }
+        if log == nil && tasks[stage]!.isEmpty {
+            md += "(stage not run)\n\n"
+            continue
+        }
         if let log {
             md += stageFigures(log, stage: stage, out: out)
             let (name, svg) = stagePlot(log, stage: stage)
@@ -90,15 +96,20 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
         }
         if !tasks[stage]!.isEmpty {
             md += "| task | correct | accuracy |\n|---|---|---|\n"
-            for r in tasks[stage]! { md += "| \(r.task) | \(r.correct)/\(r.total) | \(percent(r.correct, r.total)) |\n" }
+            for r in tasks[stage]! {
+                md += "| \(r.task) | \(r.correct)/\(r.total) | \(percent(r.correct, r.total)) |\n"
+            }
             md += "\n"
         }
     }
 
     let stages = Stage.allCases
-    md += "## Summary\n\n| metric | " + stages.map { $0.folder.uppercased() }.joined(separator: " | ") + " |\n|---|"
+    md +=
+        "## Summary\n\n| metric | " + stages.map { $0.folder.uppercased() }.joined(separator: " | ") + " |\n|---|"
         + String(repeating: "---|", count: stages.count) + "\n"
-    md += "| val bpb | " + stages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ") + " |\n"
+    md +=
+        "| val bpb | " + stages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ")
+        + " |\n"
     var taskNames: [String] = []
     for s in stages { for r in tasks[s]! where !taskNames.contains(r.task) { taskNames.append(r.task) } }
     for t in taskNames {
@@ -109,7 +120,9 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
     return md
 }
 
-private func percent(_ correct: Int, _ total: Int) -> String { String(format: "%.1f%%", 100 * Double(correct) / Double(total)) }
+private func percent(_ correct: Int, _ total: Int) -> String {
+    String(format: "%.1f%%", 100 * Double(correct) / Double(total))
+}
 
 // MARK: - Sections
 
@@ -117,21 +130,30 @@ private func machineSection(codeRoot: String) -> String {
     func proc(_ file: String, _ key: String) -> String? {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
         let line = text.split(separator: "\n").first { $0.hasPrefix(key) }
-        return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) }
+        return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
     }
     var u = utsname()
     uname(&u)
-    func field<T>(_ v: T) -> String { withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+    func field<T>(_ v: T) -> String {
+        withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
     let memory = proc("/proc/meminfo", "MemTotal").flatMap { Double($0.split(separator: " ").first ?? "") }
         .map { String(format: "%.1f GB", $0 / 1_048_576) }
     let commit = runTool("git", ["rev-parse", "--short", "HEAD"], in: codeRoot)
-    let dirty = runTool("git", ["status", "--porcelain"], in: codeRoot).map { $0.isEmpty ? "clean" : "uncommitted changes" }
+    let dirty = runTool("git", ["status", "--porcelain"], in: codeRoot).map {
+        $0.isEmpty ? "clean" : "uncommitted changes"
+    }
     let rows = [
         ("CPU", proc("/proc/cpuinfo", "model name") ?? "unknown"),
         ("cores", "\(ProcessInfo.processInfo.activeProcessorCount)"),
         ("memory", memory ?? "unknown"),
         ("OS", "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"),
-        ("Swift", runTool("swift", ["--version"], in: codeRoot)?.split(separator: "\n").first.map(String.init) ?? "unknown"),
+        (
+            "Swift",
+            runTool("swift", ["--version"], in: codeRoot)?.split(separator: "\n").first.map(String.init) ?? "unknown"
+        ),
         ("git commit", commit.map { "\($0) (\(dirty ?? "status unknown"))" } ?? "unknown"),
     ]
     return "## Machine and software\n\n| | |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |\n" }.joined() + "\n"
@@ -180,7 +202,8 @@ private func tokenizerSection(out: String) -> String {
     let path = out + "/tokenizer/eval.json"
     var s = "## Tokenizer\n\n"
     guard let data = FileManager.default.contents(atPath: path),
-          let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else {
         let trained = FileManager.default.fileExists(atPath: out + "/tokenizer/tokenizer.json")
         return s + (trained ? "(trained, not evaluated: run `nanochat tok-eval`)\n\n" : "(stage not run)\n\n")
     }
@@ -209,8 +232,9 @@ private func stageFigures(_ log: StageLog, stage: Stage, out: String) -> String 
     if let v = log.series(.val_loss).last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if let v = log.series(.val_bpb).last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if stage == .base, let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
-       let runs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let e = runs.last,
-       let l = (e["loss"] as? NSNumber)?.doubleValue, let b = (e["bpb"] as? NSNumber)?.doubleValue {
+        let runs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let e = runs.last,
+        let l = (e["loss"] as? NSNumber)?.doubleValue, let b = (e["bpb"] as? NSNumber)?.doubleValue
+    {
         let n = (e["tokens"] as? NSNumber)?.intValue.description ?? "?"
         rows.append(("base-eval", String(format: "loss %.4f, bpb %.4f on %@ tokens", l, b, n)))
     }
@@ -224,10 +248,13 @@ func stagePlot(_ log: StageLog, stage: Stage) -> (String, String) {
     let (key, name, evalKey, evalName): (LogFigure, String, LogFigure, String) =
         rl ? (.reward, "reward", .pass1, "pass@1") : (.loss, "train loss", .val_loss, "val loss")
     let raw = log.series(key)
-    var plot = SVGPlot(title: "\(stage.title): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
+    var plot = SVGPlot(
+        title: "\(stage.title): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
     plot.series = [
         .init(name: name, points: raw, color: "#9ecae1", width: 1),
-        .init(name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4", width: 2),
+        .init(
+            name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4",
+            width: 2),
         .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
     ]
     return (rl ? "reward-rl.svg" : "loss-\(stage.folder).svg", plot.render())

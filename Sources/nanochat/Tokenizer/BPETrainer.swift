@@ -27,7 +27,8 @@ func countChunks(_ documents: [[UInt8]], threads: Int = 2) -> ChunkCounts {
         while s < doc.count {
             var e = min(doc.count, s + target)
             while e < doc.count, !(doc[e - 1] == 0x0A && doc[e] > 0x20 && doc[e] < 0x7F) { e += 1 }
-            pieces.append((d, s, e)); s = e
+            pieces.append((d, s, e))
+            s = e
         }
     }
     // Each thread counts its share of pieces into its own tables; then the tables are merged.
@@ -43,12 +44,16 @@ func countChunks(_ documents: [[UInt8]], threads: Int = 2) -> ChunkCounts {
                     documents[piece.doc].withUnsafeBufferPointer { whole in
                         let p = UnsafeBufferPointer(rebasing: whole[piece.start..<piece.end])
                         splitChunks(p) { a, b in
-                            if b - a <= ChunkKey.maxLength { s[ChunkKey(p, a, b), default: 0] += 1 }
-                            else { l[Array(p[a..<b]), default: 0] += 1 }
+                            if b - a <= ChunkKey.maxLength {
+                                s[ChunkKey(p, a, b), default: 0] += 1
+                            } else {
+                                l[Array(p[a..<b]), default: 0] += 1
+                            }
                         }
                     }
                 }
-                shortTables[t] = s; longTables[t] = l
+                shortTables[t] = s
+                longTables[t] = l
             }
         }
     }
@@ -82,7 +87,8 @@ struct PairHeap {
         while k > 0 {
             let parent = (k - 1) / 2
             if !PairHeap.above(items[k], items[parent]) { break }
-            items.swapAt(k, parent); k = parent
+            items.swapAt(k, parent)
+            k = parent
         }
     }
 
@@ -98,7 +104,8 @@ struct PairHeap {
                 if l < items.count, PairHeap.above(items[l], items[best]) { best = l }
                 if r < items.count, PairHeap.above(items[r], items[best]) { best = r }
                 if best == k { break }
-                items.swapAt(k, best); k = best
+                items.swapAt(k, best)
+                k = best
             }
         }
         return top
@@ -113,7 +120,8 @@ func trainBPE(_ counted: ChunkCounts, numMerges: Int) -> [(UInt32, UInt32)] {
     var tokens: [UInt32] = []
     tokens.reserveCapacity(counted.chunks.reduce(0) { $0 + $1.count })
     for (w, chunk) in counted.chunks.enumerated() {
-        start[w] = tokens.count; length[w] = chunk.count
+        start[w] = tokens.count
+        length[w] = chunk.count
         for b in chunk { tokens.append(UInt32(b)) }
     }
     let wordCount = counted.counts
@@ -164,19 +172,25 @@ func trainBPE(_ counted: ChunkCounts, numMerges: Int) -> [(UInt32, UInt32)] {
                             pairCount[pairKey(x, a), default: 0] -= c
                             let key = pairKey(x, m)
                             pairCount[key, default: 0] += c
-                            increased.append(key); pairWords[key, default: []].append(w32)
+                            increased.append(key)
+                            pairWords[key, default: []].append(w32)
                         }
                         if read + 2 < end {
                             let y = t[read + 2]
                             pairCount[pairKey(b, y), default: 0] -= c
                             let key = pairKey(m, y)
                             pairCount[key, default: 0] += c
-                            increased.append(key); pairWords[key, default: []].append(w32)
+                            increased.append(key)
+                            pairWords[key, default: []].append(w32)
                         }
                         pairCount[top.pair, default: 0] -= c
-                        t[write] = m; write += 1; read += 2
+                        t[write] = m
+                        write += 1
+                        read += 2
                     } else {
-                        t[write] = t[read]; write += 1; read += 1
+                        t[write] = t[read]
+                        write += 1
+                        read += 1
                     }
                 }
                 length[w] = write - s

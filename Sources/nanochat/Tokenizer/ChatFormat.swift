@@ -18,8 +18,14 @@ struct Message: Equatable {
     var role: Role
     var parts: [MessagePart]  // a plain string content is one .text part
 
-    init(_ role: Role, _ text: String) { self.role = role; self.parts = [MessagePart(type: .text, text: text)] }
-    init(_ role: Role, parts: [MessagePart]) { self.role = role; self.parts = parts }
+    init(_ role: Role, _ text: String) {
+        self.role = role
+        self.parts = [MessagePart(type: .text, text: text)]
+    }
+    init(_ role: Role, parts: [MessagePart]) {
+        self.role = role
+        self.parts = parts
+    }
 
     var text: String { parts.map(\.text).joined() }
 }
@@ -43,12 +49,18 @@ extension Tokenizer {
         }
         guard !messages.isEmpty else { throw UserError("a conversation needs at least one message") }
         var ids: [Int] = [], mask: [UInt8] = []
-        func add(_ tokens: [Int], _ m: UInt8) { ids += tokens; mask += [UInt8](repeating: m, count: tokens.count) }
+        func add(_ tokens: [Int], _ m: UInt8) {
+            ids += tokens
+            mask += [UInt8](repeating: m, count: tokens.count)
+        }
         add([bosId], 0)
         for (i, message) in messages.enumerated() {
             let expected: Role = i % 2 == 0 ? .user : .assistant
             guard message.role == expected else {
-                throw UserError("message \(i + 1) has role '\(message.role.rawValue)' but roles must alternate user, assistant, user, ... (a system message may come first)")
+                throw UserError(
+                    "message \(i + 1) has role '\(message.role.rawValue)' but roles must alternate user, assistant, "
+                        + "user, ... (a system message may come first)"
+                )
             }
             switch message.role {
             case .user:
@@ -78,7 +90,10 @@ extension Tokenizer {
                 throw UserError("message \(i + 1): a system message may only come first")
             }
         }
-        if ids.count > maxTokens { ids.removeLast(ids.count - maxTokens); mask.removeLast(mask.count - maxTokens) }
+        if ids.count > maxTokens {
+            ids.removeLast(ids.count - maxTokens)
+            mask.removeLast(mask.count - maxTokens)
+        }
         return (ids, mask)
     }
 

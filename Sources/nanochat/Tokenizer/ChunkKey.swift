@@ -13,8 +13,14 @@ struct ChunkKey: Hashable {
         let len = end - start
         var lo: UInt64 = 0, hi: UInt64 = 0
         var k = 0
-        while k < min(len, 8) { lo |= UInt64(p[start + k]) << (8 * UInt64(k)); k += 1 }
-        while k < len { hi |= UInt64(p[start + k]) << (8 * UInt64(k - 8)); k += 1 }
+        while k < min(len, 8) {
+            lo |= UInt64(p[start + k]) << (8 * UInt64(k))
+            k += 1
+        }
+        while k < len {
+            hi |= UInt64(p[start + k]) << (8 * UInt64(k - 8))
+            k += 1
+        }
         self.lo = lo
         self.hi = hi | (UInt64(len) << 56)
     }
@@ -23,6 +29,10 @@ struct ChunkKey: Hashable {
 
     /// The bytes back.
     var bytes: [UInt8] {
-        (0..<count).map { k in k < 8 ? UInt8(truncatingIfNeeded: lo >> (8 * UInt64(k))) : UInt8(truncatingIfNeeded: hi >> (8 * UInt64(k - 8))) }
+        (0..<count).map { k in
+            k < 8
+                ? UInt8(truncatingIfNeeded: lo >> (8 * UInt64(k)))
+                : UInt8(truncatingIfNeeded: hi >> (8 * UInt64(k - 8)))
+        }
     }
 }

@@ -6,7 +6,8 @@
 // Checked against Python's `regex` module on Tests/nanochatTests/fixtures/split.json (tools/make_split_fixture.py).
 
 /// The split pattern, as written into tokenizer.json and handed to tiktoken.
-let splitPattern = #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"#
+let splitPattern =
+    #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"#
 
 /// The classes the pattern distinguishes. `newline` is \r or \n (also whitespace); `space` is other White_Space.
 enum CharClass: UInt8 {
@@ -46,12 +47,15 @@ func scanChar(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (CharClass, Int) {
     }
     var value: UInt32 = 0, len = 0
     if b0 >= 0xC2 && b0 <= 0xDF, let c1 = cont(i + 1) {
-        value = (UInt32(b0 & 0x1F) << 6) | c1; len = 2
+        value = (UInt32(b0 & 0x1F) << 6) | c1
+        len = 2
     } else if b0 >= 0xE0 && b0 <= 0xEF, let c1 = cont(i + 1), let c2 = cont(i + 2) {
-        value = (UInt32(b0 & 0x0F) << 12) | (c1 << 6) | c2; len = 3
+        value = (UInt32(b0 & 0x0F) << 12) | (c1 << 6) | c2
+        len = 3
         if value < 0x800 || (value >= 0xD800 && value <= 0xDFFF) { return (.other, 1) }
     } else if b0 >= 0xF0 && b0 <= 0xF4, let c1 = cont(i + 1), let c2 = cont(i + 2), let c3 = cont(i + 3) {
-        value = (UInt32(b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3; len = 4
+        value = (UInt32(b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3
+        len = 4
         if value < 0x10000 || value > 0x10FFFF { return (.other, 1) }
     } else {
         return (.other, 1)
@@ -73,7 +77,8 @@ private func contractionLength(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int
     guard i + 2 < n else { return 0 }
     let c2 = p[i + 2] | 0x20
     if (c1 == UInt8(ascii: "l") && c2 == UInt8(ascii: "l")) || (c1 == UInt8(ascii: "v") && c2 == UInt8(ascii: "e"))
-        || (c1 == UInt8(ascii: "r") && c2 == UInt8(ascii: "e")) {
+        || (c1 == UInt8(ascii: "r") && c2 == UInt8(ascii: "e"))
+    {
         return 3
     }
     return 0
@@ -108,13 +113,20 @@ func chunkEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
         j = i + l0 + scanChar(p, i + l0).1
     }
     if j > i {
-        while j < n { let (c, l) = scanChar(p, j); if c != .letter { break }; j += l }
+        while j < n {
+            let (c, l) = scanChar(p, j)
+            if c != .letter { break }
+            j += l
+        }
         return j
     }
     // 3. \p{N}{1,2}
     if c0 == .number {
         j = i + l0
-        if j < n { let (c, l) = scanChar(p, j); if c == .number { j += l } }
+        if j < n {
+            let (c, l) = scanChar(p, j)
+            if c == .number { j += l }
+        }
         return j
     }
     // 4. ' ?[^\s\p{L}\p{N}]++[\r\n]*'
@@ -122,7 +134,11 @@ func chunkEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
     if c0 == .other { start4 = i } else if p[i] == 0x20, i + 1 < n, scanChar(p, i + 1).0 == .other { start4 = i + 1 }
     if start4 >= 0 {
         j = start4
-        while j < n { let (c, l) = scanChar(p, j); if c != .other { break }; j += l }
+        while j < n {
+            let (c, l) = scanChar(p, j)
+            if c != .other { break }
+            j += l
+        }
         while j < n, p[j] == 0x0A || p[j] == 0x0D { j += 1 }
         return j
     }

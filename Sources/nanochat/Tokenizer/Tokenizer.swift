@@ -1,5 +1,6 @@
 // The tokenizer: byte-level BPE with special tokens, encoding exactly as tiktoken does.
-// Encode splits text with the pre-tokenizer; a chunk that is a token is that token, else inside it we repeatedly merge the adjacent pair of
+// Encode splits text with the pre-tokenizer; a chunk that is a token is that token, else inside it we repeatedly merge
+// the adjacent pair of
 // parts whose concatenated bytes form the lowest-ranked token (tiktoken's algorithm). Decode is exact
 // bytes; UTF-8 repair (U+FFFD) happens only when turning bytes into a String for printing.
 // Idea: nanochat/tokenizer.py (RustBPETokenizer) and tiktoken's byte-pair merge.
@@ -101,7 +102,10 @@ final class Tokenizer {
 
     @inline(__always)
     private func encodeChunk(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, into out: inout [UInt32]) {
-        if e - s == 1 { out.append(UInt32(p[s])); return }
+        if e - s == 1 {
+            out.append(UInt32(p[s]))
+            return
+        }
         if e - s <= ChunkKey.maxLength {
             let key = ChunkKey(p, s, e)
             if let hit = cache[key] {
@@ -128,7 +132,10 @@ final class Tokenizer {
         for k in 0..<ranks.count { ranks[k] = joinRank[pairKey(parts[k], parts[k + 1])] ?? .max }
         while parts.count > 1 {
             var best = UInt32.max, at = -1
-            for k in 0..<ranks.count where ranks[k] < best { best = ranks[k]; at = k }
+            for k in 0..<ranks.count where ranks[k] < best {
+                best = ranks[k]
+                at = k
+            }
             if at < 0 { break }
             parts[at] = best
             parts.remove(at: at + 1)
@@ -146,10 +153,14 @@ final class Tokenizer {
         var i = 0, last = 0
         while i < bytes.count {
             if bytes[i] == UInt8(ascii: "<"),
-               let (s, id) = specials.first(where: { bytes.count - i >= $0.0.count && Array(bytes[i..<(i + $0.0.count)]) == $0.0 }) {
+                let (s, id) = specials.first(where: {
+                    bytes.count - i >= $0.0.count && Array(bytes[i..<(i + $0.0.count)]) == $0.0
+                })
+            {
                 if last < i { pieces.append((Array(bytes[last..<i]), nil)) }
                 pieces.append(([], id))
-                i += s.count; last = i
+                i += s.count
+                last = i
             } else {
                 i += 1
             }

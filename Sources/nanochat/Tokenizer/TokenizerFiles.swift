@@ -53,41 +53,69 @@ extension Tokenizer {
         for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty { continue }
             let fields = line.split(separator: " ")
-            guard fields.count == 2, let rank = Int(fields[1]), let bytes = Data(base64Encoded: String(fields[0])) else {
-                throw UserError("\(ranksPath) line \(k + 1): expected '<base64> <rank>', got '\(line.prefix(60))'. The file is corrupt; retrain it.")
+            guard fields.count == 2, let rank = Int(fields[1]), let bytes = Data(base64Encoded: String(fields[0]))
+            else {
+                throw UserError(
+                    "\(ranksPath) line \(k + 1): expected '<base64> <rank>', got '\(line.prefix(60))'. The file is "
+                        + "corrupt; retrain it."
+                )
             }
             guard rank == vocab.count else {
-                throw UserError("\(ranksPath) line \(k + 1): rank \(rank) out of order (expected \(vocab.count)). The file is corrupt or truncated; retrain it.")
+                throw UserError(
+                    "\(ranksPath) line \(k + 1): rank \(rank) out of order (expected \(vocab.count)). The file is "
+                        + "corrupt or truncated; retrain it."
+                )
             }
             let b = [UInt8](bytes)
             if rank < 256 && b != [UInt8(rank)] {
-                throw UserError("\(ranksPath) line \(k + 1): rank \(rank) must be the single byte \(rank). Not a byte-level BPE file.")
+                throw UserError(
+                    "\(ranksPath) line \(k + 1): rank \(rank) must be the single byte \(rank). Not a byte-level BPE "
+                        + "file."
+                )
             }
             if b.isEmpty || !seen.insert(b).inserted {
-                throw UserError("\(ranksPath) line \(k + 1): empty or duplicate token. The file is corrupt; retrain it.")
+                throw UserError(
+                    "\(ranksPath) line \(k + 1): empty or duplicate token. The file is corrupt; retrain it.")
             }
             vocab.append(b)
         }
         guard vocab.count >= 256 else {
-            throw UserError("\(ranksPath) has \(vocab.count) tokens; a byte-level tokenizer has at least the 256 bytes. The file is truncated; retrain it.")
+            throw UserError(
+                "\(ranksPath) has \(vocab.count) tokens; a byte-level tokenizer has at least the 256 bytes. The "
+                    + "file is truncated; retrain it."
+            )
         }
         let metaData = try readFile(metaPath, what: "tokenizer metadata")
         let meta: TokenizerMeta
         do { meta = try JSONDecoder().decode(TokenizerMeta.self, from: metaData) } catch {
-            throw UserError("\(metaPath) is not valid tokenizer JSON (need pattern, special_tokens, vocab_size): \(error). Retrain the tokenizer.")
+            throw UserError(
+                "\(metaPath) is not valid tokenizer JSON (need pattern, special_tokens, vocab_size): \(error). "
+                    + "Retrain the tokenizer."
+            )
         }
         guard meta.pattern == splitPattern else {
-            throw UserError("\(metaPath) uses a different split pattern than this build of nanochat; retrain the tokenizer.")
+            throw UserError(
+                "\(metaPath) uses a different split pattern than this build of nanochat; retrain the tokenizer.")
         }
         let names = meta.special_tokens.sorted { $0.value < $1.value }.map { $0.key }
         for (k, name) in names.enumerated() where meta.special_tokens[name] != vocab.count + k {
-            throw UserError("\(metaPath): special token \(name) has id \(meta.special_tokens[name]!), expected \(vocab.count + k) (right after the \(vocab.count) merges). The files do not belong together; retrain.")
+            throw UserError(
+                "\(metaPath): special token \(name) has id \(meta.special_tokens[name]!), expected "
+                    + "\(vocab.count + k) (right after the \(vocab.count) merges). The files do not belong "
+                    + "together; retrain."
+            )
         }
         guard meta.vocab_size == vocab.count + names.count else {
-            throw UserError("\(metaPath): vocab_size \(meta.vocab_size) but the files hold \(vocab.count) tokens + \(names.count) special. The files do not belong together; retrain.")
+            throw UserError(
+                "\(metaPath): vocab_size \(meta.vocab_size) but the files hold \(vocab.count) tokens + "
+                    + "\(names.count) special. The files do not belong together; retrain."
+            )
         }
         guard names == specialTokenNames else {
-            throw UserError("\(metaPath): special tokens \(names) differ from nanochat's \(specialTokenNames). Retrain the tokenizer.")
+            throw UserError(
+                "\(metaPath): special tokens \(names) differ from nanochat's \(specialTokenNames). Retrain the "
+                    + "tokenizer."
+            )
         }
         return Tokenizer(vocab: vocab, specials: names)
     }

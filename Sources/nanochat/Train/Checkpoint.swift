@@ -11,8 +11,10 @@ enum Checkpoint {
 
     /// The config as flat metadata keys (what tools/check_safetensors.py and Python readers expect).
     static func metadata(_ c: GPTConfig) -> [String: String] {
-        ["sequence_len": "\(c.sequenceLen)", "vocab_size": "\(c.vocabSize)", "n_layer": "\(c.nLayer)",
-         "n_head": "\(c.nHead)", "n_kv_head": "\(c.nKvHead)", "n_embd": "\(c.nEmbd)"]
+        [
+            "sequence_len": "\(c.sequenceLen)", "vocab_size": "\(c.vocabSize)", "n_layer": "\(c.nLayer)",
+            "n_head": "\(c.nHead)", "n_kv_head": "\(c.nKvHead)", "n_embd": "\(c.nEmbd)",
+        ]
     }
 
     static func config(from meta: [String: String], path: String) throws -> GPTConfig {
@@ -22,8 +24,9 @@ enum Checkpoint {
             }
             return v
         }
-        return GPTConfig(sequenceLen: try int("sequence_len"), vocabSize: try int("vocab_size"), nLayer: try int("n_layer"),
-                         nHead: try int("n_head"), nKvHead: try int("n_kv_head"), nEmbd: try int("n_embd"))
+        return GPTConfig(
+            sequenceLen: try int("sequence_len"), vocabSize: try int("vocab_size"), nLayer: try int("n_layer"),
+            nHead: try int("n_head"), nKvHead: try int("n_kv_head"), nEmbd: try int("n_embd"))
     }
 
     /// Writes model (and optimizer) state into `dir`. `extra` metadata goes into both files.
@@ -38,7 +41,8 @@ enum Checkpoint {
             let s = optimizer.stateOffset[t.offset]!
             switch t.optimizer {
             case .muon:
-                state.append(("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + s)))
+                state.append(
+                    ("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + s)))
             case .adamw:
                 state.append(("exp_avg." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvg + s)))
                 state.append(("exp_avg_sq." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.expAvgSq + s)))
@@ -53,7 +57,8 @@ enum Checkpoint {
     static func inspect(_ dir: String) throws -> (GPTConfig, [String: String]) {
         let path = dir + "/" + modelFile
         guard FileManager.default.fileExists(atPath: path) else {
-            throw UserError("no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
+            throw UserError(
+                "no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
         }
         let (_, meta) = try Safetensors.read(path)
         return (try config(from: meta, path: path), meta)
@@ -64,18 +69,24 @@ enum Checkpoint {
     static func load(into model: GPT, optimizer: Optimizer? = nil, from dir: String) throws -> [String: String] {
         let path = dir + "/" + modelFile
         guard FileManager.default.fileExists(atPath: path) else {
-            throw UserError("no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
+            throw UserError(
+                "no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
         }
         let (tensors, meta) = try Safetensors.read(path)
         let saved = try config(from: meta, path: path)
         guard saved == model.config else {
-            throw UserError("\(path) holds a model with \(saved), but this run builds \(model.config). Use the same --depth/--seq-len/vocab as the checkpoint, or start a fresh run (without --resume, or with another --out).")
+            throw UserError(
+                "\(path) holds a model with \(saved), but this run builds \(model.config). Use the same "
+                    + "--depth/--seq-len/vocab as the checkpoint, or start a fresh run (without --resume, or with "
+                    + "another --out)."
+            )
         }
         try copy(tensors, model.tensors.map { ($0.name, $0, model.params + $0.offset) }, path: path)
         guard let optimizer else { return meta }
         let optPath = dir + "/" + optimFile
         guard FileManager.default.fileExists(atPath: optPath) else {
-            throw UserError("\(dir) has weights but no optimizer state (\(optimFile)); cannot resume training from it exactly.")
+            throw UserError(
+                "\(dir) has weights but no optimizer state (\(optimFile)); cannot resume training from it exactly.")
         }
         let (state, optMeta) = try Safetensors.read(optPath)
         for t in optimizer.trained {
@@ -84,8 +95,12 @@ enum Checkpoint {
             case .muon:
                 try copy(state, [("momentum_buffer." + t.name, t, optimizer.momentumBuffer + s)], path: optPath)
             case .adamw:
-                try copy(state, [("exp_avg." + t.name, t, optimizer.expAvg + s),
-                                 ("exp_avg_sq." + t.name, t, optimizer.expAvgSq + s)], path: optPath)
+                try copy(
+                    state,
+                    [
+                        ("exp_avg." + t.name, t, optimizer.expAvg + s),
+                        ("exp_avg_sq." + t.name, t, optimizer.expAvgSq + s),
+                    ], path: optPath)
             }
         }
         guard let step = optMeta["optimizer_step"].flatMap({ Int($0) }) else {
@@ -96,10 +111,14 @@ enum Checkpoint {
     }
 
     /// Copies named tensors to their destinations, checking presence and shape.
-    private static func copy(_ tensors: [String: SafeTensor], _ names: [(String, ParamTensor, UnsafeMutablePointer<Float>)],
-                             path: String) throws {
+    private static func copy(
+        _ tensors: [String: SafeTensor], _ names: [(String, ParamTensor, UnsafeMutablePointer<Float>)],
+        path: String
+    ) throws {
         for (name, t, dest) in names {
-            guard let src = tensors[name] else { throw UserError("\(path) lacks tensor \(name): not a checkpoint of this model") }
+            guard let src = tensors[name] else {
+                throw UserError("\(path) lacks tensor \(name): not a checkpoint of this model")
+            }
             guard src.shape == [t.rows, t.cols] else {
                 throw UserError("\(path): tensor \(name) has shape \(src.shape), expected [\(t.rows), \(t.cols)]")
             }

@@ -5,7 +5,11 @@
 
 import Foundation
 
-struct EvalResult { var loss: Double; var bpb: Double; var tokens: Int }
+struct EvalResult {
+    var loss: Double
+    var bpb: Double
+    var tokens: Int
+}
 
 /// Evaluates consecutive windows of T+1 tokens from `tokens` (up to `maxTokens` targets), B rows at a time.
 func evaluateBPB(_ model: GPT, tokens: [UInt16], tokenBytes: [Int], B: Int, T: Int, maxTokens: Int) -> EvalResult {
@@ -20,14 +24,17 @@ func evaluateBPB(_ model: GPT, tokens: [UInt16], tokenBytes: [Int], B: Int, T: I
         for i in 0..<b {
             for t in 0..<T {
                 let p = (r + i) * T + t
-                inputs[i * T + t] = Int32(tokens[p]); targets[i * T + t] = Int32(tokens[p + 1])
+                inputs[i * T + t] = Int32(tokens[p])
+                targets[i * T + t] = Int32(tokens[p + 1])
                 weights[i * T + t] = tokenBytes[Int(tokens[p + 1])] > 0 ? 1 : 0
             }
         }
         model.forward(inputs, targets, Array(weights[0..<(b * T)]), B: b, T: T)
         let losses = model.lastLosses
         for i in 0..<(b * T) where weights[i] != 0 {
-            nats += Double(losses[i]); bytes += tokenBytes[Int(targets[i])]; counted += 1
+            nats += Double(losses[i])
+            bytes += tokenBytes[Int(targets[i])]
+            counted += 1
         }
         r += b
     }

@@ -9,10 +9,10 @@ import Foundation
 
 /// Where a stage's model comes from.
 struct StageStart {
-    var outDir: String              // this stage's folder: checkpoints and log.jsonl
-    var resume = false              // continue from outDir's own checkpoint
-    var from: String?               // else start from this checkpoint's weights (the previous stage) ...
-    var warmOptimizer = false       // ... and its optimizer state
+    var outDir: String  // this stage's folder: checkpoints and log.jsonl
+    var resume = false  // continue from outDir's own checkpoint
+    var from: String?  // else start from this checkpoint's weights (the previous stage) ...
+    var warmOptimizer = false  // ... and its optimizer state
     var maxBatch: Int
     var seed: UInt64
     var hyper: OptimizerHyper
@@ -22,7 +22,7 @@ struct StageStart {
 struct StageModel {
     let model: GPT
     let optimizer: Optimizer
-    let meta: [String: String]      // empty for a fresh model
+    let meta: [String: String]  // empty for a fresh model
     var step: Int { Int(meta["step"] ?? "") ?? 0 }
 }
 
@@ -34,16 +34,22 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     if let source, start.from != nil { config = try Checkpoint.inspect(source).0 }
     try config.validate()
     guard config.vocabSize == tok.vocabSize else {
-        throw UserError("\(source ?? start.outDir) has a \(config.vocabSize)-token vocab but the tokenizer has \(tok.vocabSize); use the tokenizer of the same run (--out)")
+        throw UserError(
+            "\(source ?? start.outDir) has a \(config.vocabSize)-token vocab but the tokenizer has "
+                + "\(tok.vocabSize); use the tokenizer of the same run (--out)"
+        )
     }
     let model = GPT(config: config, maxBatch: start.maxBatch, seed: start.seed)
     let opt = Optimizer(model: model, hyper: start.hyper)
     guard let source else { return StageModel(model: model, optimizer: opt, meta: [:]) }
-    let meta = try Checkpoint.load(into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source)
+    let meta = try Checkpoint.load(
+        into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source)
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
-        throw UserError(start.resume
-            ? "\(source) was trained with another tokenizer (hash \(meta["tokenizer_hash"] ?? "none"), now \(tok.hash)); start fresh without --resume"
-            : "\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
+        throw UserError(
+            start.resume
+                ? "\(source) was trained with another tokenizer (hash \(meta["tokenizer_hash"] ?? "none"), now "
+                    + "\(tok.hash)); start fresh without --resume"
+                : "\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
     }
     return StageModel(model: model, optimizer: opt, meta: meta)
 }
@@ -52,11 +58,11 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
 struct StageSchedule {
     var evalEvery: Int
     var saveEvery: Int
-    var stopAfterStep: Int?         // tests: behave as if Ctrl-C came during this step
+    var stopAfterStep: Int?  // tests: behave as if Ctrl-C came during this step
 }
 
 final class StageHarness {
-    let name: String                // in messages: "base-train", "mid", "chat-rl", ...
+    let name: String  // in messages: "base-train", "mid", "chat-rl", ...
     let outDir: String
     let quiet: Bool
     let log: LogWriter
@@ -67,7 +73,9 @@ final class StageHarness {
 
     /// Opens the stage's folder and log: emptied for a fresh run, appended to when resuming.
     init(name: String, outDir: String, resume: Bool, quiet: Bool) throws {
-        self.name = name; self.outDir = outDir; self.quiet = quiet
+        self.name = name
+        self.outDir = outDir
+        self.quiet = quiet
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         log = try LogWriter(path: outDir + "/log.jsonl", fresh: !resume)
     }
@@ -83,17 +91,23 @@ final class StageHarness {
     /// logs and shows progress; then each `periodic` action runs every `every` steps and at the last;
     /// then Ctrl-C (or `stopAfterStep`) saves and stops, or the checkpoint is saved every `saveEvery`
     /// steps and at the last. Returns whether the run was interrupted.
-    func run(more: () -> Bool, isLast: () -> Bool, schedule: StageSchedule, divergenceHint: String,
-             body: () throws -> Float, after: (Float) -> Void,
-             periodic: [(every: Int, action: () throws -> Void)], save: () throws -> Void) throws -> Bool {
+    func run(
+        more: () -> Bool, isLast: () -> Bool, schedule: StageSchedule, divergenceHint: String,
+        body: () throws -> Float, after: (Float) -> Void,
+        periodic: [(every: Int, action: () throws -> Void)], save: () throws -> Void
+    ) throws -> Bool {
         installStopHandler()
-        defer { progress.finish(); stopRequested = 0 }
+        defer {
+            progress.finish()
+            stopRequested = 0
+        }
         while more() {
             let loss = try body()
             guard loss.isFinite else {
                 progress.finish()
-                throw UserError("the loss became \(loss) at step \(step + 1): training diverged. The last good checkpoint "
-                                + "in \(outDir) is kept; \(divergenceHint)")
+                throw UserError(
+                    "the loss became \(loss) at step \(step + 1): training diverged. The last good checkpoint "
+                        + "in \(outDir) is kept; \(divergenceHint)")
             }
             step += 1
             after(loss)

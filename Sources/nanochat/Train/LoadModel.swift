@@ -23,8 +23,9 @@ func checkpointDir(out: String, stage: Stage?, checkpoint: String?) throws -> St
     let found = Stage.newestFirst.map { $0.dir(in: out) }
         .first { FileManager.default.fileExists(atPath: $0 + "/" + Checkpoint.modelFile) }
     guard let found else {
-        throw UserError("no checkpoint in \(out)/{\(Stage.newestFirst.map(\.folder).joined(separator: ","))}. "
-                        + "Run ./run.sh first, or pass --checkpoint DIR.")
+        throw UserError(
+            "no checkpoint in \(out)/{\(Stage.newestFirst.map(\.folder).joined(separator: ","))}. "
+                + "Run ./run.sh first, or pass --checkpoint DIR.")
     }
     return found
 }
@@ -35,12 +36,14 @@ func loadModel(out: String, stage: Stage? = nil, checkpoint: String? = nil, maxB
     let (config, meta) = try Checkpoint.inspect(dir)
     let tok = try Tokenizer.load(from: out + "/tokenizer")
     guard config.vocabSize == tok.vocabSize else {
-        throw UserError("\(dir) was trained with a \(config.vocabSize)-token vocab but \(out)/tokenizer has \(tok.vocabSize); "
-                        + "use the tokenizer of the same run (--out)")
+        throw UserError(
+            "\(dir) was trained with a \(config.vocabSize)-token vocab but \(out)/tokenizer has \(tok.vocabSize); "
+                + "use the tokenizer of the same run (--out)")
     }
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
-        throw UserError("\(dir) was trained with another tokenizer than \(out)/tokenizer (hash \(meta["tokenizer_hash"]!), "
-                        + "now \(tok.hash)); use the tokenizer of the same run (--out)")
+        throw UserError(
+            "\(dir) was trained with another tokenizer than \(out)/tokenizer (hash \(meta["tokenizer_hash"]!), "
+                + "now \(tok.hash)); use the tokenizer of the same run (--out)")
     }
     let model = GPT(config: config, maxBatch: maxBatch)
     try Checkpoint.load(into: model, from: dir)

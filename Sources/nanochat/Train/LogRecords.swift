@@ -12,10 +12,10 @@ protocol LogRecord: Codable {
 struct TrainStepRecord: LogRecord {
     var step: Int
     var loss: Float
-    var lr: Float           // the schedule's multiplier
+    var lr: Float  // the schedule's multiplier
     var tok_per_s: Int
-    var tokens: Int         // tokens trained on so far
-    var time: Double        // seconds since this run of the stage started
+    var tokens: Int  // tokens trained on so far
+    var time: Double  // seconds since this run of the stage started
 }
 
 /// One step of RL: the mean reward of the sampled answers, the policy-gradient loss.
@@ -23,8 +23,8 @@ struct RLStepRecord: LogRecord {
     var step: Int
     var reward: Double
     var loss: Float
-    var lr: Float?          // absent in logs written before it was recorded
-    var tok_per_s: Int      // sampled tokens per second
+    var lr: Float?  // absent in logs written before it was recorded
+    var tok_per_s: Int  // sampled tokens per second
     var time: Double
 }
 
@@ -44,12 +44,12 @@ struct PassRecord: LogRecord {
 /// One line of a checkpoint folder's eval.jsonl: chat-eval's result on one task (it appends a block of
 /// these per run; the report shows the last of each task).
 struct TaskResultRecord: Codable {
-    var source: String              // the stage evaluated
-    var task: String                // "arithmetic", "choice (categorical)", "arithmetic pass@8", ...
+    var source: String  // the stage evaluated
+    var task: String  // "arithmetic", "choice (categorical)", "arithmetic pass@8", ...
     var correct: Int?
     var total: Int?
-    var seed: UInt64?               // sampled results: the sampling seed
-    var pass_at_k: [Double]?        // "arithmetic pass@k": pass@1 ... pass@k
+    var seed: UInt64?  // sampled results: the sampling seed
+    var pass_at_k: [Double]?  // "arithmetic pass@k": pass@1 ... pass@k
 }
 
 /// A log line read back: whichever record kind it is (tried most specific first), or nil.
@@ -58,11 +58,17 @@ enum LoggedRecord {
 
     init?(json line: Data) {
         let d = JSONDecoder()
-        if let r = try? d.decode(RLStepRecord.self, from: line) { self = .rl(r) }
-        else if let r = try? d.decode(TrainStepRecord.self, from: line) { self = .train(r) }
-        else if let r = try? d.decode(ValRecord.self, from: line) { self = .val(r) }
-        else if let r = try? d.decode(PassRecord.self, from: line) { self = .pass(r) }
-        else { return nil }
+        if let r = try? d.decode(RLStepRecord.self, from: line) {
+            self = .rl(r)
+        } else if let r = try? d.decode(TrainStepRecord.self, from: line) {
+            self = .train(r)
+        } else if let r = try? d.decode(ValRecord.self, from: line) {
+            self = .val(r)
+        } else if let r = try? d.decode(PassRecord.self, from: line) {
+            self = .pass(r)
+        } else {
+            return nil
+        }
     }
 
     var step: Int {
@@ -107,7 +113,9 @@ final class LogWriter {
     /// Opens `path` for appending; `fresh` empties it first.
     init(path: String, fresh: Bool) throws {
         if fresh || !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw UserError("cannot write \(path)") }
+            guard FileManager.default.createFile(atPath: path, contents: Data()) else {
+                throw UserError("cannot write \(path)")
+            }
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw UserError("cannot write \(path)") }
         h.seekToEndOfFile()

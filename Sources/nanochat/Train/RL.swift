@@ -12,20 +12,20 @@ import Foundation
 /// Every setting of the RL stage, with its defaults (the chat-rl command reads them from here).
 struct RLOptions {
     var steps = Stage.rl.defaultSteps
-    var prompts = 8             // prompts per step
-    var samples = 8             // answers per prompt (the group)
-    var maxTokens = 48          // most sampled tokens per answer
+    var prompts = 8  // prompts per step
+    var samples = 8  // answers per prompt (the group)
+    var maxTokens = 48  // most sampled tokens per answer
     var temperature: Float = 1
     var topK = 50
     var hyper = OptimizerHyper.scaled(by: RLOptions.lrScale)
     /// RL's learning rates are SFT's times this (LOG.md: ×0.5 collapsed the policy, ×0.2 and ×0.1 learned).
     static let lrScale: Float = 0.1
     var seed: UInt64 = 7
-    var evalEvery = 20          // greedy pass@1 on the validation slice (0 = never)
+    var evalEvery = 20  // greedy pass@1 on the validation slice (0 = never)
     var evalCount = 50
     var saveEvery = 20
     var resume = false
-    var stopAfterStep: Int?     // tests: behave as if Ctrl-C came during this step
+    var stopAfterStep: Int?  // tests: behave as if Ctrl-C came during this step
     var quiet = false
     /// The reward of an answer; nil = the arithmetic grader (1 right, 0 wrong). Tests set their own.
     var reward: ((TaskExample, String) -> Float)?
@@ -35,7 +35,7 @@ struct RLOptions {
 struct RLGroup {
     var prompt: [Int]
     var answers: [[GeneratedToken]]  // as the Engine returned them (end token not included)
-    var ended: [Bool]                // whether the answer stopped with <|assistant_end|> (then it is trained too)
+    var ended: [Bool]  // whether the answer stopped with <|assistant_end|> (then it is trained too)
     var rewards: [Float]
 }
 
@@ -50,10 +50,13 @@ func groupAdvantages(_ rewards: [Float]) -> [Float] {
 /// A group as training rows: for each answer, inputs = prompt + answer (+ end) minus the last token,
 /// targets shifted by one, weight = the answer's advantage·scale where the target is a token the model
 /// sampled, 0 for prompt targets, forced tool-output targets and padding. Rows are padded to the longest.
-func rlRows(_ g: RLGroup, endToken: Int, pad: Int, scale: Float) -> (inputs: [Int32], targets: [Int32], weights: [Float], T: Int) {
+func rlRows(
+    _ g: RLGroup, endToken: Int, pad: Int, scale: Float
+) -> (inputs: [Int32], targets: [Int32], weights: [Float], T: Int) {
     let adv = groupAdvantages(g.rewards)
     let seqs = g.answers.indices.map { i -> [GeneratedToken] in
-        g.prompt.map { GeneratedToken(id: $0, forced: true) } + g.answers[i] + (g.ended[i] ? [GeneratedToken(id: endToken, forced: false)] : [])
+        g.prompt.map { GeneratedToken(id: $0, forced: true) } + g.answers[i]
+            + (g.ended[i] ? [GeneratedToken(id: endToken, forced: false)] : [])
     }
     let T = seqs.map { $0.count - 1 }.max() ?? 0
     var inputs: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
@@ -73,7 +76,9 @@ func rlRows(_ g: RLGroup, endToken: Int, pad: Int, scale: Float) -> (inputs: [In
 /// each group's loss scaled by 1/groups, then one optimizer step. Groups whose advantages are all zero
 /// are skipped. Returns the mean loss of the groups that trained.
 @discardableResult
-func rlUpdate(model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int, pad: Int, lrMultiplier: Float) -> Float {
+func rlUpdate(
+    model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int, pad: Int, lrMultiplier: Float
+) -> Float {
     model.zeroGrad()
     var loss: Float = 0, trained = 0
     for g in groups where groupAdvantages(g.rewards).contains(where: { $0 != 0 }) {
@@ -91,7 +96,8 @@ func greedyAccuracy(_ engine: Engine, _ tok: Tokenizer, _ examples: [TaskExample
     var right = 0
     for ex in examples {
         let prompt = try ex.prompt(tok)
-        let out = engine.generate(prompt: prompt, options: SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens))
+        let out = engine.generate(
+            prompt: prompt, options: SamplingOptions(temperature: 0, topK: 0, seed: 0, maxTokens: maxTokens))
         if grade(ex, response: answerText(tok, out)) { right += 1 }
     }
     return Double(right) / Double(max(1, examples.count))
@@ -102,12 +108,20 @@ func rlValidationSet(_ words: TaskWords, count: Int) -> [TaskExample] {
     generateTask(.arithmetic, count: count, seed: 2000, words: words)
 }
 
-struct RLResult { var step: Int; var meanReward: Double; var pass1: Double?; var interrupted: Bool }
+struct RLResult {
+    var step: Int
+    var meanReward: Double
+    var pass1: Double?
+    var interrupted: Bool
+}
 
 /// The RL stage on the harness: from the SFT checkpoint `from` into `outDir`, with progress, log.jsonl,
 /// checkpoints, Ctrl-C and --resume as the other stages.
-func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions) throws -> RLResult {
-    let start = StageStart(outDir: outDir, resume: o.resume, from: from, maxBatch: o.samples, seed: o.seed, hyper: o.hyper)
+func reinforce(
+    tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions
+) throws -> RLResult {
+    let start = StageStart(
+        outDir: outDir, resume: o.resume, from: from, maxBatch: o.samples, seed: o.seed, hyper: o.hyper)
     let loaded = try openStage(start, fresh: try Checkpoint.inspect(o.resume ? outDir : from).0, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
     let h = try StageHarness(name: "chat-rl", outDir: outDir, resume: o.resume, quiet: o.quiet)
@@ -115,11 +129,17 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
     let end = tok.id(.assistantEnd)
     let val = rlValidationSet(words, count: o.evalCount)
-    h.say("chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of \(o.prompts) prompts "
-          + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
+    h.say(
+        "chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of "
+            + "\(o.prompts) prompts "
+            + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
     func save() throws {
-        try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: [
-            "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl", "seed": "\(o.seed)"])
+        try Checkpoint.save(
+            model: model, optimizer: opt, to: outDir,
+            extra: [
+                "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl",
+                "seed": "\(o.seed)",
+            ])
     }
     var pass1: Double?
     func evaluate() throws {
@@ -139,26 +159,31 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
         body: {
             let t0 = now()
             // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
-            let examples = generateTask(.arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
-                                        words: words)
+            let examples = generateTask(
+                .arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
+                words: words)
             groups = []
             sampled = 0
             for (k, ex) in examples.enumerated() {
                 let prompt = try ex.prompt(tok)
-                let opts = SamplingOptions(temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(h.step * 1000 + k),
-                                           maxTokens: o.maxTokens)
+                let opts = SamplingOptions(
+                    temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(h.step * 1000 + k),
+                    maxTokens: o.maxTokens)
                 let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
                 let rewards = answers.map { a -> Float in
                     let text = answerText(tok, a)
                     return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
                 }
                 sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
-                groups.append(RLGroup(prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens },
-                                      rewards: rewards))
+                groups.append(
+                    RLGroup(
+                        prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens },
+                        rewards: rewards))
             }
             sampleTime = now() - t0
             lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
-            return rlUpdate(model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
+            return rlUpdate(
+                model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
         },
         after: { loss in
             let reward = Double(groups.reduce(0) { $0 + $1.rewards.reduce(0, +) }) / Double(o.prompts * o.samples)
@@ -166,15 +191,19 @@ func reinforce(tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir:
             rewardCount += 1
             smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
             let tps = Double(sampled) / sampleTime
-            h.log.write(RLStepRecord(step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
+            h.log.write(
+                RLStepRecord(step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(rewardCount)
             let shown = pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-"
-            h.progress.show(String(format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
-                                   h.step, o.steps, reward, smooth, shown, tps, formatDuration(now() - h.start),
-                                   formatDuration(Double(o.steps - h.step) * perStep)), force: h.step == o.steps)
+            h.progress.show(
+                String(
+                    format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
+                    h.step, o.steps, reward, smooth, shown, tps, formatDuration(now() - h.start),
+                    formatDuration(Double(o.steps - h.step) * perStep)), force: h.step == o.steps)
         },
         periodic: [(o.evalEvery, evaluate)],
         save: save)
-    return RLResult(step: h.step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
+    return RLResult(
+        step: h.step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
 }

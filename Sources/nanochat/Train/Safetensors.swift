@@ -17,14 +17,17 @@ enum Safetensors {
         var header = "{"
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
-            header += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+            header += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(
+                separator: ",")
             header += "},"
         }
         var offset = 0
         var entries: [String] = []
         for (name, shape, _) in sorted {
             let bytes = shape.reduce(1, *) * 4
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            let dims = shape.map(String.init).joined(separator: ",")
+            let range = "[\(offset),\(offset + bytes)]"
+            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":\(range)}")
             offset += bytes
         }
         header += entries.joined(separator: ",") + "}"
@@ -47,8 +50,12 @@ enum Safetensors {
         let bad = { (why: String) in UserError("\(path) is not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw bad("shorter than its 8-byte header length") }
         let headerLen = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard headerLen > 0, 8 + headerLen <= data.count else { throw bad("header length \(headerLen) exceeds the file (truncated?)") }
-        guard let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLen))) as? [String: Any] else {
+        guard headerLen > 0, 8 + headerLen <= data.count else {
+            throw bad("header length \(headerLen) exceeds the file (truncated?)")
+        }
+        guard
+            let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLen))) as? [String: Any]
+        else {
             throw bad("the header is not a JSON object")
         }
         let body = data.subdata(in: (8 + headerLen)..<data.count)
@@ -60,23 +67,34 @@ enum Safetensors {
                 continue
             }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw bad("tensor \(name) has a malformed entry")
             }
             let count = shape.reduce(1, *)
             let width = ["F32": 4, "I32": 4, "I64": 8][dtype]
-            guard let width else { throw bad("tensor \(name) has dtype \(dtype); only F32 (and I32/I64) are supported") }
+            guard let width else {
+                throw bad("tensor \(name) has dtype \(dtype); only F32 (and I32/I64) are supported")
+            }
             guard offsets[0] >= 0, offsets[1] <= body.count, offsets[1] - offsets[0] == count * width else {
-                throw bad("tensor \(name)'s data_offsets \(offsets) do not fit its shape \(shape) or the file (truncated?)")
+                throw bad(
+                    "tensor \(name)'s data_offsets \(offsets) do not fit its shape \(shape) or the file (truncated?)")
             }
             var values = [Float](repeating: 0, count: count)
             body.withUnsafeBytes { raw in
                 let base = offsets[0]
                 for i in 0..<count {
                     switch dtype {
-                    case "F32": values[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: UInt32.self)))
-                    case "I32": values[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: Int32.self)))
-                    default: values[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base + 8 * i, as: Int64.self)))
+                    case "F32":
+                        values[i] = Float(
+                            bitPattern: UInt32(
+                                littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: UInt32.self)))
+                    case "I32":
+                        values[i] = Float(
+                            Int32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: Int32.self)))
+                    default:
+                        values[i] = Float(
+                            Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base + 8 * i, as: Int64.self)))
                     }
                 }
             }

@@ -3,10 +3,12 @@
 // (about 100-200 MB/s), which is plenty next to a network.
 
 struct SHA256 {
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    private var block = [UInt8](repeating: 0, count: 64), used = 0   // bytes waiting for a full block
-    private var length: UInt64 = 0                                    // message length in bytes
-    private var w = [UInt32](repeating: 0, count: 64)                 // message schedule, reused
+    private var h: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
+    private var block = [UInt8](repeating: 0, count: 64), used = 0  // bytes waiting for a full block
+    private var length: UInt64 = 0  // message length in bytes
+    private var w = [UInt32](repeating: 0, count: 64)  // message schedule, reused
 
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -24,7 +26,9 @@ struct SHA256 {
     /// One 64-byte block into the state (FIPS 180-4, 6.2.2).
     private mutating func compress() {
         for t in 0..<16 {
-            w[t] = UInt32(block[4 * t]) << 24 | UInt32(block[4 * t + 1]) << 16 | UInt32(block[4 * t + 2]) << 8 | UInt32(block[4 * t + 3])
+            w[t] =
+                UInt32(block[4 * t]) << 24 | UInt32(block[4 * t + 1]) << 16 | UInt32(block[4 * t + 2]) << 8
+                | UInt32(block[4 * t + 3])
         }
         for t in 16..<64 {
             let s0 = Self.rotr(w[t - 15], 7) ^ Self.rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
@@ -33,7 +37,9 @@ struct SHA256 {
         }
         var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
         for t in 0..<64 {
-            let t1 = hh &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ Self.k[t] &+ w[t]
+            let t1 =
+                hh &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ Self.k[t]
+                &+ w[t]
             let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
             (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
         }
@@ -43,8 +49,12 @@ struct SHA256 {
     mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         length += UInt64(bytes.count)
         for byte in bytes {
-            block[used] = byte; used += 1
-            if used == 64 { compress(); used = 0 }
+            block[used] = byte
+            used += 1
+            if used == 64 {
+                compress()
+                used = 0
+            }
         }
     }
 
@@ -59,10 +69,15 @@ struct SHA256 {
 
     /// The digest of `bytes` as 64 lowercase hex digits.
     static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var s = SHA256(); s.update(bytes); return hexString(s.finalize())
+        var s = SHA256()
+        s.update(bytes)
+        return hexString(s.finalize())
     }
 }
 
 func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { b in let d = String(b, radix: 16); return d.count == 1 ? "0" + d : d }.joined()
+    bytes.map { b in
+        let d = String(b, radix: 16)
+        return d.count == 1 ? "0" + d : d
+    }.joined()
 }

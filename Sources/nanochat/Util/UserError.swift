@@ -26,7 +26,10 @@ func writeAtomically(_ data: Data, to path: String) throws {
         throw e
     } catch {
         try? FileManager.default.removeItem(at: tmp)
-        throw UserError("cannot write \(path): \(error.localizedDescription). Check that the folder is writable and the disk has space.")
+        throw UserError(
+            "cannot write \(path): \(error.localizedDescription). Check that the folder is writable and the disk "
+                + "has space."
+        )
     }
 }
 
