@@ -5,14 +5,10 @@ training and validation text with tiktoken (the same encoder for both), and prin
 Usage: python3 tools/compare_rustbpe.py [--vocab-size 4096] [--ours out/tokenizer]
 Needs: pip install rustbpe tiktoken (installed on demand).
 """
-import argparse, base64, glob, json, subprocess, sys, time
+import argparse, base64, glob, json, os, sys, time
 
-def need(mod, pkg):
-    try:
-        return __import__(mod)
-    except ImportError:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", pkg])
-        return __import__(mod)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipdeps import need  # noqa: E402  (tools/pipdeps.py)
 
 rustbpe = need("rustbpe", "rustbpe")
 tiktoken = need("tiktoken", "tiktoken")

@@ -62,13 +62,8 @@ import sys
 import tempfile
 
 
-def need(mod, pkg):
-    try:
-        return __import__(mod)
-    except ImportError:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", pkg])
-        return __import__(mod)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipdeps import need  # noqa: E402  (tools/pipdeps.py)
 
 rustbpe = need("rustbpe", "rustbpe")
 tiktoken = need("tiktoken", "tiktoken")
@@ -452,7 +447,7 @@ def compare_binary(binary, doc: bytes, tokens):
 def swift_pattern():
     src = open(os.path.join(REPO_ROOT, "Sources", "nanochat", "Tokenizer", "PreTokenizer.swift"),
                encoding="utf-8").read()
-    m = regex.search(r'let splitPattern = #"(.*)"#', src)
+    m = regex.search(r'let splitPattern =\s*#"(.*)"#', src)
     return m.group(1) if m else None
 
 

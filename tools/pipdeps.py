@@ -1,6 +1,6 @@
 """Installing the Python packages the tools/ scripts need, on demand.
 
-Shared by make_gpt_fixture.py and bench_torch.py: prefer a local CPU-only torch wheel (pip find-links)
+Shared by the tools/ scripts (`need`); make_gpt_fixture.py and bench_torch.py also prefer a local CPU-only torch wheel (pip find-links)
 over PyPI's default torch, which pulls several GB of CUDA libraries.
 """
 
@@ -18,6 +18,15 @@ def _pip_install(args):
     t0 = time.time()
     subprocess.check_call(cmd)
     print(f"  pip install took {time.time() - t0:.1f}s", flush=True)
+
+
+def need(mod, pkg=None):
+    """Imports module `mod`, first installing PyPI package `pkg` (default: the same name) if it is missing."""
+    try:
+        return importlib.import_module(mod)
+    except ImportError:
+        _pip_install([pkg or mod])
+        return importlib.import_module(mod)
 
 
 def _local_cpu_torch_wheels():

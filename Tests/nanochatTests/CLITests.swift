@@ -60,12 +60,19 @@ final class CLITests: XCTestCase {
         try assertCleanError(["base-eval", "--out", dir, "--tokens", bin, "--checkpoint", dir], "no checkpoint")
     }
 
-    func testBaseEvalReportsTheCheckpointsBPB() throws {
-        let dir = Fixtures.tempDir("clibase")
+    /// A run folder with a 512-token tokenizer and a depth-1 base model (seq-len 32) trained for `steps`.
+    func tinyRun(_ tag: String, steps: Int) throws -> String {
+        let dir = Fixtures.tempDir(tag)
         XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
-        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2", "--steps", "3",
-                                  "--train", "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"])
+        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2",
+                                  "--steps", "\(steps)", "--train", "data/shakespeare/val", "--val", "data/shakespeare/val",
+                                  "--eval-every", "0", "--sample-every", "0"])
         XCTAssertEqual(train.status, 0, train.stderr)
+        return dir
+    }
+
+    func testBaseEvalReportsTheCheckpointsBPB() throws {
+        let dir = try tinyRun("clibase", steps: 3)
         let r = try nanochat(["base-eval", "--out", dir, "--max-tokens", "512", "--sample-tokens", "3", "--prompt", "ROMEO:"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let value = { (key: String) -> Double? in
@@ -87,11 +94,7 @@ final class CLITests: XCTestCase {
     }
 
     func testScriptedChatSessionThroughAPipe() throws {
-        let dir = Fixtures.tempDir("clichat")
-        XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
-        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2", "--steps", "2",
-                                  "--train", "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"])
-        XCTAssertEqual(train.status, 0, train.stderr)
+        let dir = try tinyRun("clichat", steps: 2)
         let script = "/help\nHello there\n/tokens\n/temperature 0\n/topk x\n/bogus\nAnd again\n/reset\n"  // then EOF
         let r = try nanochat(["chat", "--out", dir, "--max-tokens", "5", "--verbose"], input: script)
         XCTAssertEqual(r.status, 0, r.stderr)

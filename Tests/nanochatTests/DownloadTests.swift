@@ -5,20 +5,24 @@ import Foundation
 import XCTest
 @testable import nanochat
 
-/// A TCP socket bound to an ephemeral loopback port without listen(): connections to it are refused.
-private func boundButNotListening() -> (Int32, UInt16) {
+/// A TCP socket bound to an ephemeral port of 127.0.0.1, listening or not (connections to a socket that
+/// does not listen are refused, and the port stays ours until it is closed).
+private func loopbackSocket(listening: Bool) -> (fd: Int32, port: UInt16) {
     #if os(Linux)
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
     let fd = socket(AF_INET, SOCK_STREAM, 0)
     #endif
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     withUnsafeMutablePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { s in
-            precondition(bind(fd, s, len) == 0 && getsockname(fd, s, &len) == 0, "loopback socket")
+            precondition(bind(fd, s, len) == 0 && (!listening || listen(fd, 8) == 0) && getsockname(fd, s, &len) == 0,
+                         "loopback socket")
         }
     }
     return (fd, UInt16(bigEndian: addr.sin_port))
@@ -31,24 +35,9 @@ private final class LoopbackServer {
     let port: UInt16
 
     init(routes: [String: Data]) {
-        #if os(Linux)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { s in
-                precondition(bind(fd, s, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, s, &len) == 0, "loopback socket")
-            }
-        }
+        let (fd, port) = loopbackSocket(listening: true)
         self.fd = fd
-        port = UInt16(bigEndian: addr.sin_port)
+        self.port = port
         Thread {
             while true {
                 let client = accept(fd, nil, nil)
@@ -175,7 +164,7 @@ final class DownloadTests: XCTestCase {
         let dir = Fixtures.tempDir("dlrefused")
         // A socket bound to a loopback port but never listening: connecting is refused, and the port stays
         // ours for the whole test (a closed port could be taken by another process meanwhile).
-        let (fd, port) = boundButNotListening()
+        let (fd, port) = loopbackSocket(listening: false)
         defer { close(fd) }
         let address = "http://127.0.0.1:\(port)/x.bin"
         assertUserError(["cannot download", address]) { try download(address, to: dir + "/x.bin") }

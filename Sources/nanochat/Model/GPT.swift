@@ -1,6 +1,7 @@
 // The GPT (nanochat's architecture, CPU-sized): parameters, gradients and activations each live in one
 // allocation laid out by a table of tensor sizes (llm.c). forward(inputs, targets, weights) -> loss,
-// backward() adds every gradient, zeroGrad() clears them.
+// backward() adds every gradient, zeroGrad() clears them. The same forward, given a KV cache, runs
+// prefill and decode (Model/KVCache.swift); logProbs scores tokens; freeze() turns tensors off.
 //   x = rmsnorm(wte[idx]); per block: x += attn(rmsnorm(x)); x += mlp(rmsnorm(x));
 //   logits = 15·tanh(lm_head(rmsnorm(x)) / 15); attn: q,k,v projections, rotary, q/k rmsnorm, causal
 //   softmax (GQA), c_proj; mlp: c_proj(relu(c_fc(x))²). No biases, no learnable norm weights.
