@@ -5,7 +5,8 @@ import Foundation
 import XCTest
 @testable import nanochat
 
-final class CLITests: XCTestCase {
+/// Runs .build/release/nanochat as a user would; the base of every test class that runs the binary.
+class BinaryTestCase: XCTestCase {
     func nanochat(_ args: [String], input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let bin = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
         guard FileManager.default.isExecutableFile(atPath: bin.path) else {
@@ -32,6 +33,20 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("Fatal error") || r.stderr.contains("Stack dump"), "crash trace: \(r.stderr)", file: file, line: line)
     }
 
+    /// A run folder with a 512-token tokenizer and a depth-1 base model (seq-len 32) trained for `steps`.
+    func tinyRun(_ tag: String, steps: Int) throws -> String {
+        let dir = Fixtures.tempDir(tag)
+        XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
+        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2",
+                                  "--steps", "\(steps)", "--train", "data/shakespeare/val", "--val", "data/shakespeare/val",
+                                  "--eval-every", "0", "--sample-every", "0"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        return dir
+    }
+
+}
+
+final class CLITests: BinaryTestCase {
     func testBadInputsGiveCleanErrors() throws {
         let empty = Fixtures.tempDir("cli")
         try assertCleanError(["tokenize", "--tokenizer", empty, "README.md"], "no tokenizer")
@@ -58,17 +73,6 @@ final class CLITests: XCTestCase {
         let bin = dir + "/x.bin"
         XCTAssertEqual(try nanochat(["tokenize", "--out", dir, text, "--bin", bin]).status, 0)
         try assertCleanError(["base-eval", "--out", dir, "--tokens", bin, "--checkpoint", dir], "no checkpoint")
-    }
-
-    /// A run folder with a 512-token tokenizer and a depth-1 base model (seq-len 32) trained for `steps`.
-    func tinyRun(_ tag: String, steps: Int) throws -> String {
-        let dir = Fixtures.tempDir(tag)
-        XCTAssertEqual(try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir]).status, 0)
-        let train = try nanochat(["base-train", "--out", dir, "--depth", "1", "--seq-len", "32", "--batch-size", "2",
-                                  "--steps", "\(steps)", "--train", "data/shakespeare/val", "--val", "data/shakespeare/val",
-                                  "--eval-every", "0", "--sample-every", "0"])
-        XCTAssertEqual(train.status, 0, train.stderr)
-        return dir
     }
 
     func testBaseEvalReportsTheCheckpointsBPB() throws {

@@ -33,7 +33,8 @@ struct BaseTrain: ParsableCommand {
     @Option(help: "Print samples every N steps (and at the end).") var sampleEvery = d.sampleEvery
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed for the weights and the data order.") var seed = d.seed
-    @Flag(help: "Continue from the checkpoint in OUT/base.") var resume = false
+    @Flag(help: "Continue from the checkpoint in OUT/base (a --steps given here sets a new total).") var resume = false
+    @Flag(help: "Replace a checkpoint already in OUT/base (without it, one there is refused).") var fresh = false
     @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = [
         "data/shakespeare/train"
     ]
@@ -49,7 +50,15 @@ struct BaseTrain: ParsableCommand {
             throw ValidationError("--depth, --seq-len (>= 2) and --batch-size must be positive")
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
+        if let minutes, !(minutes > 0 && minutes <= 60 * 24 * 365) {
+            throw ValidationError("--minutes must be a positive number of minutes (at most a year)")
+        }
+        if let ratio, !(ratio > 0 && ratio <= 1e6) { throw ValidationError("--ratio must be a number from 0 to 1e6") }
+        guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
+        try validateRate(embeddingLr, "--embedding-lr", 0...10)
+        try validateRate(unembeddingLr, "--unembedding-lr", 0...10)
+        try validateRate(matrixLr, "--matrix-lr", 0...10)
+        try validateRate(weightDecay, "--weight-decay", 0...10)
     }
 
     func run() throws {
@@ -80,10 +89,11 @@ struct BaseTrain: ParsableCommand {
             o.saveEvery = saveEvery
             o.seed = seed
             o.resume = resume
+            o.fresh = fresh
             let r = try pretrain(
                 tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            if r.interrupted { throw ExitCode(130) }
+            if let status = r.stopStatus { throw ExitCode(status) }
             print(
                 "base-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
                     + String(format: ", peak memory %.0f MB", peakMemoryMB()) + "; checkpoint in \(opts.out)/base")

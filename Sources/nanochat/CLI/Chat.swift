@@ -49,7 +49,7 @@ struct Chat: ParsableCommand {
                 return
             }
             print("nanochat chat: \(loadedLine). Type /help for commands, Ctrl-D to quit.")
-            installStopHandler()
+            installStopHandler([SIGINT])
             while true {
                 print(style.bold("you> "), terminator: "")
                 fflush(stdout)

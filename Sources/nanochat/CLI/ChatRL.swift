@@ -16,14 +16,15 @@ struct ChatRL: ParsableCommand {
     @Option(help: "Most sampled tokens per answer.") var maxTokens = d.maxTokens
     @Option(help: "Sampling temperature.") var temperature = d.temperature
     @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = d.topK
-    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).") var lrScale = RLOptions
-        .lrScale
+    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).")
+    var lrScale = RLOptions.lrScale
     @Option(help: "Greedy pass@1 on the validation slice every N steps (0 = never).") var evalEvery = d.evalEvery
     @Option(help: "Problems in the validation slice.") var evalCount = d.evalCount
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed for prompts and sampling.") var seed = d.seed
     @Option(help: "Checkpoint to start from.") var from: String?
     @Flag(help: "Continue from OUT/rl's last checkpoint.") var resume = false
+    @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
 
     func validate() throws {
         guard steps >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
@@ -35,7 +36,9 @@ struct ChatRL: ParsableCommand {
         guard temperature > 0 else {
             throw ValidationError("--temperature must be positive: RL learns from varied samples")
         }
+        try validateRate(lrScale, "--lr-scale", 0...100)
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
+        guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
     }
 
     func run() throws {
@@ -50,6 +53,7 @@ struct ChatRL: ParsableCommand {
             o.topK = topK
             o.seed = seed
             o.resume = resume
+            o.fresh = fresh
             o.evalEvery = evalEvery
             o.evalCount = evalCount
             o.saveEvery = saveEvery
@@ -58,7 +62,7 @@ struct ChatRL: ParsableCommand {
                 tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl",
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            if r.interrupted { throw ExitCode(130) }
+            if let status = r.stopStatus { throw ExitCode(status) }
             print(
                 String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
                     + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "")

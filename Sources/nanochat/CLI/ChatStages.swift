@@ -16,9 +16,14 @@ struct StageOptions: ParsableArguments {
     @Option(help: "Seed for the mixture and the data order.") var seed: UInt64 = 7
     @Option(help: "Evaluate val bpb every N steps (and at the end; 0 = never).") var evalEvery = 50
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = 50
-    @Flag(help: "Continue this stage from its own last checkpoint.") var resume = false
+    @Flag(help: "Continue this stage from its own last checkpoint (a --steps given here sets a new total).")
+    var resume = false
+    @Flag(help: "Replace a checkpoint already in this stage's folder (without it, one there is refused).")
+    var fresh = false
 
     func validate() throws {
+        try validateRate(lrScale, "--lr-scale", 0...100)
+        guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
         guard (steps ?? 1) >= 1, batchSize >= 1, lrScale > 0, perTask >= 1 else {
             throw ValidationError("--steps, --batch-size, --lr-scale and --per-task must be positive")
         }
@@ -32,9 +37,10 @@ struct StageOptions: ParsableArguments {
         o.seqLen = seqLen
         o.batchSize = batchSize
         o.totalBatchTokens = batchSize * seqLen
-        o.steps = steps ?? stage.defaultSteps
+        o.steps = steps ?? (resume ? nil : stage.defaultSteps)  // resume: the saved total unless given
         o.seed = seed
         o.resume = resume
+        o.fresh = fresh
         o.evalEvery = evalEvery
         o.evalTokens = 32768
         o.sampleEvery = 0
@@ -76,7 +82,7 @@ struct MidTrain: ParsableCommand {
                 tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
                 options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            if r.interrupted { throw ExitCode(130) }
+            if let status = r.stopStatus { throw ExitCode(status) }
             do {
                 print(
                     "mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
@@ -110,7 +116,7 @@ struct ChatSFT: ParsableCommand {
                 tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
                 options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
-            if r.interrupted { throw ExitCode(130) }
+            if let status = r.stopStatus { throw ExitCode(status) }
             do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
         }
     }

@@ -22,6 +22,13 @@ struct RunOptions: ParsableArguments {
     var out: String = ProcessInfo.processInfo.environment["NANOCHAT_OUT"] ?? "out"
 
     var tokenizerDir: String { out + "/tokenizer" }
+
+    func validate() throws {
+        // An empty --out (or NANOCHAT_OUT=) would make "/tokenizer", "/base", ... the run's folders.
+        guard !out.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--out (or NANOCHAT_OUT) is empty: give the run folder, e.g. --out out")
+        }
+    }
 }
 
 /// Runs a command body, turning a UserError into a one-line message on stderr and exit status 1.

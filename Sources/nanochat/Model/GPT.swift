@@ -185,6 +185,16 @@ final class GPT {
 
     func zeroGrad() { grads.update(repeating: 0, count: numParams) }
 
+    /// Whether every weight is a finite number (a diverged run's are not; such weights are never saved).
+    func parametersAreFinite() -> Bool {
+        var i = 0
+        while i < numParams {
+            if !params[i].isFinite { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// Marks the tensors for which `isFrozen` is true as frozen and every other one as trainable.
     /// Set it before making the Optimizer, which keeps state for the trainable tensors only.
     func freeze(where isFrozen: (ParamTensor) -> Bool) {

@@ -2,6 +2,8 @@
 // for the embedding (wte) and the head (lm_head), each with its own learning rate; the AdamW rates are
 // scaled by (C/768)^-0.5 so that they transfer across widths. State lives in flat slabs beside the params.
 
+import ArgumentParser
+
 struct OptimizerHyper: Codable, Equatable {
     /// The post-training stages' settings: every learning rate times `scale`, no weight decay.
     static func scaled(by scale: Float) -> OptimizerHyper {
@@ -16,6 +18,14 @@ struct OptimizerHyper: Codable, Equatable {
     var matrixLR: Float = 0.02  // Muon, block matrices
     var weightDecay: Float = 0  // AdamW's decoupled weight decay
     var scaleByWidth = true  // multiply the AdamW rates by (C/768)^-0.5
+}
+
+/// Checks a learning rate (or weight decay, or scale) given on the command line: a finite number in
+/// `range`. A NaN, an infinity or 1e38 would turn every weight into NaN in one step.
+func validateRate(_ value: Float, _ flag: String, _ range: ClosedRange<Float>) throws {
+    guard value.isFinite, range.contains(value) else {
+        throw ValidationError("\(flag) must be a number from \(range.lowerBound) to \(range.upperBound); got \(value)")
+    }
 }
 
 final class Optimizer {

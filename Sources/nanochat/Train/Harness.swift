@@ -1,9 +1,11 @@
 // The harness every training stage runs on. nanochat's scripts each repeat this skeleton; here it is
 // written once: the model and optimizer, fresh, from the previous stage or resumed (weights, optimizer
-// state, metadata); the run folder's log.jsonl of typed records; the progress line; Ctrl-C (finish the
-// step, save, stop with exit code 130); periodic evaluation and saving; and the divergence stop (a
-// non-finite loss ends the run with an error and keeps the last good checkpoint). A stage file builds
-// its data and supplies one step; see Train/Pretrain.swift and Train/RL.swift.
+// state, metadata); the run folder's log.jsonl of typed records; the progress line; Ctrl-C, SIGTERM and
+// SIGHUP (finish the step, save, stop with exit status 128 + the signal); periodic evaluation and saving;
+// and the divergence stop (a non-finite loss, or non-finite weights at a save, end the run with an error
+// and keep the last good checkpoint). A finished stage is never overwritten by accident: without
+// --resume or --fresh an existing checkpoint is refused. A stage file builds its data and supplies one
+// step; see Train/Pretrain.swift and Train/RL.swift.
 
 import Foundation
 
@@ -13,6 +15,7 @@ struct StageStart {
     var resume = false  // continue from outDir's own checkpoint
     var from: String?  // else start from this checkpoint's weights (the previous stage) ...
     var warmOptimizer = false  // ... and its optimizer state
+    var fresh = false  // replace a checkpoint already in outDir (else one there is refused without --resume)
     var maxBatch: Int
     var seed: UInt64
     var hyper: OptimizerHyper
@@ -29,6 +32,13 @@ struct StageModel {
 /// Builds the model (`fresh` config unless a checkpoint says otherwise) and loads what `start` asks for,
 /// checking that checkpoints were made with this tokenizer.
 func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) throws -> StageModel {
+    let existing = start.outDir + "/" + Checkpoint.modelFile
+    if !start.resume && !start.fresh && FileManager.default.fileExists(atPath: existing) {
+        let step = (try? Checkpoint.inspect(start.outDir).1["step"]) ?? nil
+        throw UserError(
+            "\(start.outDir) already holds a checkpoint (step \(step ?? "?")). Continue it with --resume, "
+                + "replace it with --fresh, or train into another --out.")
+    }
     let source = start.resume ? start.outDir : start.from
     var config = fresh
     if let source, start.from != nil { config = try Checkpoint.inspect(source).0 }
@@ -65,19 +75,27 @@ final class StageHarness {
     let name: String  // in messages: "base-train", "mid", "chat-rl", ...
     let outDir: String
     let quiet: Bool
+    let model: GPT
     let log: LogWriter
     /// Optimizer steps done (a resumed stage sets it from its checkpoint before `run`).
     var step = 0
     var progress = ProgressLine()
     let start = now()
 
-    /// Opens the stage's folder and log: emptied for a fresh run, appended to when resuming.
-    init(name: String, outDir: String, resume: Bool, quiet: Bool) throws {
+    /// Opens the stage's folder and log: emptied for a fresh run; when resuming from `step`, cut back to the
+    /// records of steps up to it (a run stopped after its last save logged steps that will run again).
+    init(name: String, outDir: String, model: GPT, resumeFrom step: Int?, quiet: Bool) throws {
         self.name = name
         self.outDir = outDir
         self.quiet = quiet
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        log = try LogWriter(path: outDir + "/log.jsonl", fresh: !resume)
+        self.model = model
+        self.step = step ?? 0
+        do {
+            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        } catch {
+            throw UserError("cannot create \(outDir): \(error.localizedDescription)")
+        }
+        log = try LogWriter(path: outDir + "/log.jsonl", fresh: step == nil, keepThrough: step)
     }
 
     /// A line above the progress line (nothing when quiet).
@@ -89,38 +107,46 @@ final class StageHarness {
     /// The loop. While `more()`: `step()` runs one optimizer step of the stage and returns its loss; a
     /// non-finite loss stops the run with an error (the last good checkpoint stays); then `after(loss)`
     /// logs and shows progress; then each `periodic` action runs every `every` steps and at the last;
-    /// then Ctrl-C (or `stopAfterStep`) saves and stops, or the checkpoint is saved every `saveEvery`
-    /// steps and at the last. Returns whether the run was interrupted.
+    /// then a stop signal (or `stopAfterStep`) saves and stops, or the checkpoint is saved every
+    /// `saveEvery` steps and at the last. Weights that are not all finite are never saved: the run stops
+    /// with the divergence error instead. Returns the exit status to stop with (128 + the signal; 130
+    /// for `stopAfterStep`), or nil when the stage ran to its end.
     func run(
         more: () -> Bool, isLast: () -> Bool, schedule: StageSchedule, divergenceHint: String,
         body: () throws -> Float, after: (Float) -> Void,
         periodic: [(every: Int, action: () throws -> Void)], save: () throws -> Void
-    ) throws -> Bool {
+    ) throws -> Int32? {
         installStopHandler()
         defer {
             progress.finish()
             stopRequested = 0
         }
+        func diverged(_ what: String) -> UserError {
+            progress.finish()
+            return UserError(
+                "\(what) at step \(step): training diverged. The last good checkpoint in \(outDir) is kept "
+                    + "(nothing was saved from this point on); \(divergenceHint)")
+        }
+        func checkedSave() throws {
+            guard model.parametersAreFinite() else { throw diverged("the weights stopped being finite numbers") }
+            try save()
+        }
         while more() {
             let loss = try body()
-            guard loss.isFinite else {
-                progress.finish()
-                throw UserError(
-                    "the loss became \(loss) at step \(step + 1): training diverged. The last good checkpoint "
-                        + "in \(outDir) is kept; \(divergenceHint)")
-            }
             step += 1
+            guard loss.isFinite else { throw diverged("the loss became \(loss)") }
             after(loss)
             let last = isLast()
             for (every, action) in periodic where every > 0 && (step % every == 0 || last) { try action() }
             if stopRequested != 0 || step == schedule.stopAfterStep {
-                try save()
+                let status = exitStatus(forSignal: stopRequested)
+                try checkedSave()
                 progress.finish()
-                say("\(name): interrupted at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
-                return true
+                say("\(name): stopped at step \(step); checkpoint saved to \(outDir). Continue with --resume.")
+                return status
             }
-            if last || (schedule.saveEvery > 0 && step % schedule.saveEvery == 0) { try save() }
+            if last || (schedule.saveEvery > 0 && step % schedule.saveEvery == 0) { try checkedSave() }
         }
-        return false
+        return nil
     }
 }

@@ -110,11 +110,22 @@ final class LogWriter {
     private let handle: FileHandle
     private let encoder: JSONEncoder
 
-    /// Opens `path` for appending; `fresh` empties it first.
-    init(path: String, fresh: Bool) throws {
+    /// Opens `path` for appending; `fresh` empties it first; `keepThrough` first drops the records of later
+    /// steps (a resumed stage runs them again, and each step should appear once).
+    init(path: String, fresh: Bool, keepThrough step: Int? = nil) throws {
         if fresh || !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: Data()) else {
                 throw UserError("cannot write \(path)")
+            }
+        } else if let step, let data = FileManager.default.contents(atPath: path) {
+            struct Step: Decodable { var step: Int }
+            let lines = data.split(separator: UInt8(ascii: "\n"))
+            let kept = lines.filter { line in
+                guard let s = try? JSONDecoder().decode(Step.self, from: Data(line)).step else { return true }
+                return s <= step
+            }
+            if kept.count < lines.count {
+                try writeAtomically(Data(kept.map { Data($0) + Data([UInt8(ascii: "\n")]) }.joined()), to: path)
             }
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw UserError("cannot write \(path)") }

@@ -25,6 +25,7 @@ struct PretrainOptions {
     var saveEvery = 50
     var seed: UInt64 = 42
     var resume = false
+    var fresh = false  // replace a checkpoint already in the stage's folder
     var stopAfterStep: Int?  // tests: behave as if Ctrl-C came during this step
     var quiet = false
     var stage = Stage.base  // name in messages and checkpoint metadata
@@ -37,7 +38,9 @@ struct PretrainResult {
     var totalSteps: Int
     var lastLoss: Float
     var valBPB: Double?
-    var interrupted: Bool
+    /// The exit status a stopped run ends with (128 + the signal), nil when it ran to its end.
+    var stopStatus: Int32?
+    var interrupted: Bool { stopStatus != nil }
 }
 
 /// --ratio: the steps that train on `ratio` × params tokens (nanochat's Chinchilla-style budget), at least 1.
@@ -74,7 +77,7 @@ func trainStage<S: BatchSource>(
     }
     let accum = o.totalBatchTokens / rowTokens
     let start = StageStart(
-        outDir: outDir, resume: o.resume, from: o.initFrom, warmOptimizer: o.warmStartOptimizer,
+        outDir: outDir, resume: o.resume, from: o.initFrom, warmOptimizer: o.warmStartOptimizer, fresh: o.fresh,
         maxBatch: o.batchSize, seed: o.seed, hyper: o.hyper)
     let fresh = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
     let loaded = try openStage(start, fresh: fresh, tokenizer: tok)
@@ -86,14 +89,14 @@ func trainStage<S: BatchSource>(
                 + "Use --seq-len \(config.sequenceLen).")
     }
     let name = o.stage == .base ? "base-train" : o.stage.folder
-    let h = try StageHarness(name: name, outDir: outDir, resume: o.resume, quiet: o.quiet)
+    let h = try StageHarness(name: name, outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
     let bytesPerToken = tokenByteCounts(tok)
 
     var totalSteps = o.steps ?? 0
     if let r = o.ratio { totalSteps = stepsForRatio(r, params: config.numParams, tokensPerStep: o.totalBatchTokens) }
     if o.resume {
-        h.step = loaded.step
-        totalSteps = Int(loaded.meta["total_steps"] ?? "") ?? totalSteps
+        // A --steps given on resume sets a new total (the schedule stretches to it); else the saved one.
+        totalSteps = o.steps ?? Int(loaded.meta["total_steps"] ?? "") ?? totalSteps
         loader.skip(rows: Int(loaded.meta["data_rows"] ?? "") ?? 0)
         h.say("\(name): resumed from \(outDir) at step \(h.step)/\(totalSteps)")
     } else if let from = o.initFrom {
@@ -142,8 +145,8 @@ func trainStage<S: BatchSource>(
         }
     }
 
-    var trainTime = 0.0, timedSteps = 0, smooth: Float = 0, lastLoss: Float = .nan, t0 = 0.0
-    let interrupted = try h.run(
+    var trainTime = 0.0, timedSteps = 0, smooth: Float?, lastLoss: Float = .nan, t0 = 0.0
+    let stopStatus = try h.run(
         more: { h.step < totalSteps || (o.minutes != nil && totalSteps == 0) }, isLast: { h.step == totalSteps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
         divergenceHint: "lower the learning rates (--matrix-lr, --embedding-lr) and resume or restart.",
@@ -184,7 +187,7 @@ func trainStage<S: BatchSource>(
                 )
             }
             lastLoss = loss
-            smooth = h.step == 1 ? loss : 0.9 * smooth + 0.1 * loss
+            smooth = smooth.map { 0.9 * $0 + 0.1 * loss } ?? loss  // from the first loss of this run, also on resume
             let tps = Double(o.totalBatchTokens) / dt
             h.log.write(
                 TrainStepRecord(
@@ -197,11 +200,11 @@ func trainStage<S: BatchSource>(
             h.progress.show(
                 String(
                     format: "step %d/%d | loss %.4f | lr %.2f | %.0f tok/s | %.1f GFLOP/s | %@, %@ left",
-                    h.step, totalSteps, smooth, lrm, tps, gflops, formatDuration(now() - h.start), left),
+                    h.step, totalSteps, smooth ?? loss, lrm, tps, gflops, formatDuration(now() - h.start), left),
                 force: h.step == totalSteps)
         },
         periodic: [(o.evalEvery, evaluate), (o.sampleEvery, samples)],
         save: save)
     return PretrainResult(
-        step: h.step, totalSteps: totalSteps, lastLoss: lastLoss, valBPB: valBPB, interrupted: interrupted)
+        step: h.step, totalSteps: totalSteps, lastLoss: lastLoss, valBPB: valBPB, stopStatus: stopStatus)
 }

@@ -25,6 +25,7 @@ struct RLOptions {
     var evalCount = 50
     var saveEvery = 20
     var resume = false
+    var fresh = false  // replace a checkpoint already in the stage's folder
     var stopAfterStep: Int?  // tests: behave as if Ctrl-C came during this step
     var quiet = false
     /// The reward of an answer; nil = the arithmetic grader (1 right, 0 wrong). Tests set their own.
@@ -112,7 +113,9 @@ struct RLResult {
     var step: Int
     var meanReward: Double
     var pass1: Double?
-    var interrupted: Bool
+    /// The exit status a stopped run ends with (128 + the signal), nil when it ran to its end.
+    var stopStatus: Int32?
+    var interrupted: Bool { stopStatus != nil }
 }
 
 /// The RL stage on the harness: from the SFT checkpoint `from` into `outDir`, with progress, log.jsonl,
@@ -121,11 +124,12 @@ func reinforce(
     tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions
 ) throws -> RLResult {
     let start = StageStart(
-        outDir: outDir, resume: o.resume, from: from, maxBatch: o.samples, seed: o.seed, hyper: o.hyper)
+        outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, maxBatch: o.samples, seed: o.seed,
+        hyper: o.hyper)
     let loaded = try openStage(start, fresh: try Checkpoint.inspect(o.resume ? outDir : from).0, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
-    let h = try StageHarness(name: "chat-rl", outDir: outDir, resume: o.resume, quiet: o.quiet)
-    if o.resume { h.step = loaded.step }
+    let h = try StageHarness(
+        name: "chat-rl", outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
     let end = tok.id(.assistantEnd)
     let val = rlValidationSet(words, count: o.evalCount)
@@ -152,7 +156,7 @@ func reinforce(
     if h.step == 0 && o.evalEvery > 0 { try evaluate() }
     var rewardSum = 0.0, rewardCount = 0, smooth = 0.0
     var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1
-    let interrupted = try h.run(
+    let stopStatus = try h.run(
         more: { h.step < o.steps }, isLast: { h.step == o.steps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
         divergenceHint: "lower --lr-scale and restart.",
@@ -205,5 +209,5 @@ func reinforce(
         periodic: [(o.evalEvery, evaluate)],
         save: save)
     return RLResult(
-        step: h.step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, interrupted: interrupted)
+        step: h.step, meanReward: rewardSum / Double(max(1, rewardCount)), pass1: pass1, stopStatus: stopStatus)
 }

@@ -1,11 +1,16 @@
-// Ctrl-C: training stages finish the current step, save and stop; the chat REPL stops the answer being
-// written. Both read one flag that the signal handler sets.
+// Stopping on a signal: training stages finish the current step, save and stop, on Ctrl-C (SIGINT),
+// `kill`/`timeout`/a container stop (SIGTERM) or a closed terminal (SIGHUP) alike; the chat REPL stops
+// the answer being written on Ctrl-C (and keeps the default of the others: they end it). The handler
+// sets one flag that the loops read.
 
 import Foundation
 
-/// Set by the SIGINT handler; training loops check it after every step, the chat after every token.
+/// The number of the signal that asked to stop (0: none). Set by the handler, read after every step.
 var stopRequested: sig_atomic_t = 0
 
-func installStopHandler() {
-    signal(SIGINT) { _ in stopRequested = 1 }
+func installStopHandler(_ signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]) {
+    for s in signals { signal(s) { stopRequested = $0 } }
 }
+
+/// The conventional exit status of a process stopped by signal `s`: 128 + s (130 for Ctrl-C, 143 for SIGTERM).
+func exitStatus(forSignal s: Int32) -> Int32 { 128 + (s == 0 ? SIGINT : s) }

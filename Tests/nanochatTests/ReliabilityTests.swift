@@ -1,0 +1,133 @@
+// Nothing lost, nothing silently wrong: a diverged run stops with an error and saves nothing from then
+// on; absurd learning rates are refused up front; a finished checkpoint is not overwritten without
+// --fresh; SIGTERM saves and stops like Ctrl-C (exit 143) and --resume continues; a --steps given on
+// resume extends the run; a resumed log holds each step once; an empty --out is refused.
+
+import Foundation
+import XCTest
+@testable import nanochat
+
+final class ReliabilityTests: XCTestCase {
+    let tok = Fixtures.smallTokenizer
+
+    func shard() throws -> [UInt16] {
+        let corpus = try Corpus.load([Fixtures.repoRoot.appendingPathComponent("data/shakespeare/val").path])
+        return corpus.documents.flatMap { [UInt16(tok.bosId)] + tok.encodeOrdinary(Array($0.prefix(8000))).map { UInt16($0) } }
+    }
+
+    func options(steps: Int) -> PretrainOptions {
+        var o = PretrainOptions()
+        o.depth = 1
+        o.seqLen = 16
+        o.batchSize = 2
+        o.totalBatchTokens = 32
+        o.steps = steps
+        o.evalEvery = 0
+        o.sampleEvery = 0
+        o.saveEvery = 2
+        o.quiet = true
+        return o
+    }
+
+    func testNonFiniteWeightsAreNeverSaved() throws {
+        let model = GPT(config: GPTConfig(depth: 1, vocabSize: 64, sequenceLen: 8), maxBatch: 1)
+        XCTAssertTrue(model.parametersAreFinite())
+        model.params[model.numParams - 1] = .nan
+        XCTAssertFalse(model.parametersAreFinite())
+        model.params[model.numParams - 1] = .infinity
+        XCTAssertFalse(model.parametersAreFinite())
+        // Rates of 1e38 send the weights to infinity at once: the run stops with the divergence error and
+        // writes no checkpoint (the loss alone can look finite on such weights).
+        let dir = Fixtures.tempDir("nanweights")
+        var o = options(steps: 6)
+        o.hyper = OptimizerHyper(embeddingLR: 1e38, unembeddingLR: 1e38, matrixLR: 0.02, weightDecay: 0)
+        assertUserError(["training diverged", "last good checkpoint"]) {
+            _ = try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: o)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/" + Checkpoint.modelFile), "nothing saved")
+    }
+
+    func testResumeWithStepsExtendsAndLogsEachStepOnce() throws {
+        let dir = Fixtures.tempDir("extend")
+        let tokens = try shard()
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: options(steps: 4))
+        // Lines of steps that will run again (as a run stopped after its last save leaves them).
+        let extra = #"{"loss":9,"lr":1,"step":5,"time":1,"tok_per_s":1,"tokens":1}"# + "\n"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: dir + "/log.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data(extra.utf8))
+        try handle.close()
+        var o = options(steps: 6)
+        o.resume = true
+        let r = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: o)
+        XCTAssertEqual(r.step, 6, "--steps on resume sets the new total")
+        XCTAssertEqual(r.totalSteps, 6)
+        let steps = try XCTUnwrap(StageLog(path: dir + "/log.jsonl")).records.map(\.step)
+        XCTAssertEqual(steps, [1, 2, 3, 4, 5, 6], "each step logged once")
+        XCTAssertEqual(try Checkpoint.inspect(dir).1["total_steps"], "6")
+    }
+
+    func testAFinishedCheckpointIsNotOverwritten() throws {
+        let dir = Fixtures.tempDir("overwrite")
+        let tokens = try shard()
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: options(steps: 2))
+        let log = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8)
+        assertUserError(["already holds a checkpoint (step 2)", "--resume", "--fresh"]) {
+            _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: options(steps: 3))
+        }
+        XCTAssertEqual(try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8), log, "the log is untouched")
+        var o = options(steps: 3)
+        o.fresh = true
+        XCTAssertEqual(try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: o).step, 3)
+    }
+}
+
+/// The same promises through the binary, as a user meets them.
+final class ReliabilityCLITests: BinaryTestCase {
+
+    func testAbsurdRatesAndAnEmptyOutAreRefused() throws {
+        let dir = Fixtures.tempDir("rates")
+        try assertCleanError(["base-train", "--out", dir, "--embedding-lr", "1e38"], "--embedding-lr must be a number")
+        try assertCleanError(["base-train", "--out", dir, "--matrix-lr", "nan"], "--matrix-lr must be a number")
+        try assertCleanError(["mid-train", "--out", dir, "--lr-scale", "inf"], "--lr-scale must be a number")
+        try assertCleanError(["chat-rl", "--out", dir, "--lr-scale", "1e9"], "--lr-scale must be a number")
+        try assertCleanError(["base-train", "--out", dir, "--minutes", "nan"], "--minutes must be")
+        try assertCleanError(["base-train", "--out", dir, "--ratio", "1e300"], "--ratio must be")
+        try assertCleanError(["base-train", "--out", ""], "--out (or NANOCHAT_OUT) is empty")
+        try assertCleanError(["base-train", "--out", dir, "--resume", "--fresh"], "not both")
+    }
+
+    func testSIGTERMSavesAndResumeContinues() throws {
+        let dir = try tinyRun("sigterm", steps: 1)
+        let args = ["base-train", "--out", dir, "--fresh", "--depth", "1", "--seq-len", "32", "--batch-size", "2",
+                    "--steps", "100000", "--save-every", "0", "--train", "data/shakespeare/val",
+                    "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"]
+        let p = Process()
+        p.executableURL = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
+        p.arguments = args
+        p.currentDirectoryURL = Fixtures.repoRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until a few steps are logged (at most 60 s), then send SIGTERM as `kill` or `timeout` would.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let log = (try? String(contentsOfFile: dir + "/base/log.jsonl", encoding: .utf8)) ?? ""
+            if log.split(separator: "\n").count >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        p.terminate()  // SIGTERM
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "it handled the signal and exited on its own")
+        XCTAssertEqual(p.terminationStatus, 143, "128 + SIGTERM")
+        let step = try XCTUnwrap(Int(try Checkpoint.inspect(dir + "/base").1["step"] ?? ""))
+        XCTAssertGreaterThanOrEqual(step, 3, "the steps before the signal were saved")
+        // --resume with a new total continues from there.
+        let r = try nanochat(["base-train", "--out", dir, "--resume", "--steps", "\(step + 2)", "--depth", "1",
+                              "--seq-len", "32", "--batch-size", "2", "--train",
+                                  "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0",
+                                  "--sample-every", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Checkpoint.inspect(dir + "/base").1["step"], "\(step + 2)")
+    }
+}
