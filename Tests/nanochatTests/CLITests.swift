@@ -8,7 +8,7 @@ import XCTest
 /// Runs .build/release/nanochat as a user would; the base of every test class that runs the binary.
 class BinaryTestCase: XCTestCase {
     func nanochat(_ args: [String], input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let bin = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
+        let bin = Fixtures.binary
         guard FileManager.default.isExecutableFile(atPath: bin.path) else {
             XCTFail("\(bin.path) is missing: build it with ./run.sh build (./run.sh test does)"); return (-1, "", "")
         }

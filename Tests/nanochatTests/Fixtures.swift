@@ -10,6 +10,11 @@ enum Fixtures {
     static let repoRoot = testsDir.deletingLastPathComponent().deletingLastPathComponent()
     static func path(_ name: String) -> String { testsDir.appendingPathComponent("fixtures/" + name).path }
 
+    /// The binary the CLI tests run: .build/release/nanochat (./run.sh test builds it), or $NANOCHAT_BIN
+    /// (tools/mutate.py points it at its debug build).
+    static let binary: URL = ProcessInfo.processInfo.environment["NANOCHAT_BIN"].map { URL(fileURLWithPath: $0) }
+        ?? repoRoot.appendingPathComponent(".build/release/nanochat")
+
     static func json(_ name: String) throws -> Any {
         let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
         return try JSONSerialization.jsonObject(with: data)

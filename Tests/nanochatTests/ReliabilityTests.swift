@@ -103,7 +103,7 @@ final class ReliabilityCLITests: BinaryTestCase {
                     "--steps", "100000", "--save-every", "0", "--train", "data/shakespeare/val",
                     "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"]
         let p = Process()
-        p.executableURL = Fixtures.repoRoot.appendingPathComponent(".build/release/nanochat")
+        p.executableURL = Fixtures.binary
         p.arguments = args
         p.currentDirectoryURL = Fixtures.repoRoot
         p.standardOutput = FileHandle.nullDevice
