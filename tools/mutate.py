@@ -29,8 +29,9 @@ own TMPDIR inside the scratch, emptied after each run. Logs of every build and t
 SCRATCH/.mutate-logs/; the report goes to the terminal and to tools/mutate-last.txt (overwritten).
 
 How long: the baseline is one debug build (~1 min on 2 cores) plus the full suite (~30 s). Each mutation
-is then one incremental debug build (~45 s) plus the named test classes, plus the rest of the suite
-when those miss it: about an hour for 72 entries on an otherwise idle 2-core machine. --release builds
+is then one incremental debug build (5-45 s, by how much depends on the changed file) plus the named
+test classes, plus the rest of the suite when those miss it: 13 minutes for 72 entries on an otherwise
+idle 2-core machine. --release builds
 as ./run.sh test does (whole-module optimisation: ~90 s a mutation). Use --only for a few entries, e.g.
 after writing a test for a survivor.
 
@@ -68,7 +69,7 @@ REPORT_FILE = REPO / "tools" / "mutate-last.txt"
 DEFAULT_SCRATCH = "/tmp/nanochat-mutate"
 TEST_MODULE = "nanochatTests"
 
-# Debug builds: a one-file change rebuilds in ~45 s on 2 cores where the release build of ./run.sh test
+# Debug builds: a one-file change rebuilds in 5-45 s on 2 cores where the release build of ./run.sh test
 # (whole-module optimisation) takes ~90 s, and the suite still runs in ~30 s. The code is the same; the
 # CLI tests run the debug binary through NANOCHAT_BIN. --release uses ./run.sh test's flags instead.
 SWIFT_FLAGS = []

@@ -67,6 +67,17 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.inspect(dir).1["total_steps"], "6")
     }
 
+    func testAModelLoadsOnlyWithItsOwnTokenizer() throws {
+        let out = Fixtures.tempDir("tokhash")
+        try tok.save(to: out + "/tokenizer")
+        let model = GPT(config: GPTConfig(depth: 1, vocabSize: tok.vocabSize, sequenceLen: 8), maxBatch: 1)
+        try Checkpoint.save(model: model, optimizer: nil, to: out + "/sft", extra: ["tokenizer_hash": tok.hash])
+        XCTAssertEqual(try loadModel(out: out, stage: .sft).meta["tokenizer_hash"], tok.hash)
+        // Another tokenizer of the same size: refused by its hash, not only by the vocab size.
+        try Checkpoint.save(model: model, optimizer: nil, to: out + "/sft", extra: ["tokenizer_hash": "0123456789abcdef"])
+        assertUserError(["another tokenizer", "0123456789abcdef"]) { _ = try loadModel(out: out, stage: .sft) }
+    }
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()
