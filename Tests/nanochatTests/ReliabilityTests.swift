@@ -78,6 +78,36 @@ final class ReliabilityTests: XCTestCase {
         assertUserError(["another tokenizer", "0123456789abcdef"]) { _ = try loadModel(out: out, stage: .sft) }
     }
 
+    func testWindowsLineEndsAreAccepted() throws {
+        // Tokenizer ranks and conversation JSONL written with CRLF line ends load as with LF.
+        let dir = Fixtures.tempDir("crlf")
+        try tok.save(to: dir)
+        let ranks = dir + "/tokenizer.tiktoken"
+        let lf = try String(contentsOfFile: ranks, encoding: .utf8)
+        try lf.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: ranks, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Tokenizer.load(from: dir).vocab, tok.vocab)
+        let line = #"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#
+        let convs = try ConversationFile.parse(line + "\r\n" + line + "\r\n", name: "crlf.jsonl")
+        XCTAssertEqual(convs.count, 2)
+        assertUserError(["crlf.jsonl line 2", "not a JSON object"]) {
+            _ = try ConversationFile.parse(line + "\r\n{oops\r\n", name: "crlf.jsonl")
+        }
+    }
+
+    func testControlBytesArePrintedAsCodes() {
+        // An ESC sequence or a NUL in a token must not reach the terminal raw (tok-eval, chat's /tokens).
+        XCTAssertEqual(displayToken([0x1B, 0x5B, 0x32, 0x4A, 0x00, 0x0A, 0x41]), #""\x1B[2J\x00\nA""#)
+        XCTAssertEqual(displayToken(Array("héllo\t".utf8)), #""héllo\t""#)
+    }
+
+    #if os(Linux)
+    func testAFailedLogWriteIsAnErrorNotACrash() throws {
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        let writer = try LogWriter(path: "/dev/full", fresh: false)
+        assertUserError(["cannot write /dev/full"]) { try writer.write(PassRecord(step: 1, pass1: 0.5)) }
+    }
+    #endif
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()

@@ -196,7 +196,7 @@ struct ChatEval: ParsableCommand {
             }
             print(String(format: "(%.0f s)", now() - t0))
             let writer = try LogWriter(path: dir + "/eval.jsonl", fresh: false)
-            for record in log { writer.write(record) }
+            for record in log { try writer.write(record) }
         }
     }
 }

@@ -65,6 +65,17 @@ struct TokEval: ParsableCommand {
 
 /// A token's bytes as a quoted, escaped string for display.
 func displayToken(_ bytes: [UInt8]) -> String {
-    let s = String(decoding: bytes, as: UTF8.self)
-    return "\"" + s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
+    var out = "\""
+    for u in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+        switch u {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        // Other control characters (NUL, ESC, DEL, C1) are shown as codes: printed raw, ESC sequences
+        // would drive the terminal.
+        case _ where u.value < 0x20 || (0x7F...0x9F).contains(u.value): out += String(format: "\\x%02X", u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
 }

@@ -8,7 +8,10 @@ enum ConversationFile {
     /// Parses JSONL text; `name` is used in error messages.
     static func parse(_ text: String, name: String) throws -> [Conversation] {
         var out: [Conversation] = []
-        for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on it too, so files with Windows line ends load.
+        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .enumerated()
+        {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             out.append(try parseLine(trimmed, where: "\(name) line \(k + 1)"))

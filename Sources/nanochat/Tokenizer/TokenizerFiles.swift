@@ -50,7 +50,10 @@ extension Tokenizer {
         }
         var vocab: [[UInt8]] = []
         var seen = Set<[UInt8]>()
-        for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on it too, so files with Windows line ends load.
+        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .enumerated()
+        {
             if line.isEmpty { continue }
             let fields = line.split(separator: " ")
             guard fields.count == 2, let rank = Int(fields[1]), let bytes = Data(base64Encoded: String(fields[0]))

@@ -113,7 +113,7 @@ final class StageHarness {
     /// for `stopAfterStep`), or nil when the stage ran to its end.
     func run(
         more: () -> Bool, isLast: () -> Bool, schedule: StageSchedule, divergenceHint: String,
-        body: () throws -> Float, after: (Float) -> Void,
+        body: () throws -> Float, after: (Float) throws -> Void,
         periodic: [(every: Int, action: () throws -> Void)], save: () throws -> Void
     ) throws -> Int32? {
         installStopHandler()
@@ -135,7 +135,7 @@ final class StageHarness {
             let loss = try body()
             step += 1
             guard loss.isFinite else { throw diverged("the loss became \(loss)") }
-            after(loss)
+            try after(loss)
             let last = isLast()
             for (every, action) in periodic where every > 0 && (step % every == 0 || last) { try action() }
             if stopRequested != 0 || step == schedule.stopAfterStep {

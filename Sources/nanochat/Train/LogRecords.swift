@@ -109,10 +109,12 @@ enum LogFigure: String {
 final class LogWriter {
     private let handle: FileHandle
     private let encoder: JSONEncoder
+    let path: String
 
     /// Opens `path` for appending; `fresh` empties it first; `keepThrough` first drops the records of later
     /// steps (a resumed stage runs them again, and each step should appear once).
     init(path: String, fresh: Bool, keepThrough step: Int? = nil) throws {
+        self.path = path
         if fresh || !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: Data()) else {
                 throw UserError("cannot write \(path)")
@@ -136,8 +138,12 @@ final class LogWriter {
     }
     deinit { try? handle.close() }
 
-    func write<R: Encodable>(_ record: R) {
-        guard let data = try? encoder.encode(record) else { return }
-        handle.write(data + Data([UInt8(ascii: "\n")]))
+    /// Appends one record; a failed write (a full disk, a removed folder) is an error, not a crash.
+    func write<R: Encodable>(_ record: R) throws {
+        do {
+            try handle.write(contentsOf: try encoder.encode(record) + Data([UInt8(ascii: "\n")]))
+        } catch {
+            throw UserError("cannot write \(path): \(error.localizedDescription)")
+        }
     }
 }

@@ -128,11 +128,11 @@ func trainStage<S: BatchSource>(
         if let valBPB { meta["val_bpb"] = String(format: "%.4f", valBPB) }
         try Checkpoint.save(model: model, optimizer: opt, to: outDir, extra: meta)
     }
-    func evaluate() {
+    func evaluate() throws {
         let r = evaluateBPB(
             model, tokens: val, tokenBytes: bytesPerToken, B: o.batchSize, T: o.seqLen, maxTokens: o.evalTokens)
         h.say(String(format: "step %d | val loss %.4f | val bpb %.4f (%d tokens)", h.step, r.loss, r.bpb, r.tokens))
-        h.log.write(ValRecord(step: h.step, val_loss: r.loss, val_bpb: r.bpb))
+        try h.log.write(ValRecord(step: h.step, val_loss: r.loss, val_bpb: r.bpb))
         valBPB = r.bpb
     }
     func samples() {
@@ -189,7 +189,7 @@ func trainStage<S: BatchSource>(
             lastLoss = loss
             smooth = smooth.map { 0.9 * $0 + 0.1 * loss } ?? loss  // from the first loss of this run, also on resume
             let tps = Double(o.totalBatchTokens) / dt
-            h.log.write(
+            try h.log.write(
                 TrainStepRecord(
                     step: h.step, loss: loss, lr: lrm, tok_per_s: Int(tps), tokens: h.step * o.totalBatchTokens,
                     time: h.elapsed))

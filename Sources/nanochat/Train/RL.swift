@@ -148,7 +148,7 @@ func reinforce(
     var pass1: Double?
     func evaluate() throws {
         let p = try greedyAccuracy(engine, tok, val, maxTokens: o.maxTokens)
-        h.log.write(PassRecord(step: h.step, pass1: p))
+        try h.log.write(PassRecord(step: h.step, pass1: p))
         h.say(String(format: "step %d | pass@1 (greedy) %.1f%% on %d validation problems", h.step, 100 * p, val.count))
         pass1 = p
     }
@@ -195,7 +195,7 @@ func reinforce(
             rewardCount += 1
             smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
             let tps = Double(sampled) / sampleTime
-            h.log.write(
+            try h.log.write(
                 RLStepRecord(step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(rewardCount)
