@@ -40,8 +40,8 @@ BIN=.build/release/nanochat
 # Presets: every stage's size. Times are measured on the 2-core development machine (README).
 preset() {
     case "$1" in
-    quick)  # every stage with tiny settings: proves the pipeline works, in about 2 minutes
-        EXPECT="about 2 minutes"; VOCAB=1024
+    quick)  # every stage with tiny settings: proves the pipeline works, in under a minute after the build
+        EXPECT="under a minute"; VOCAB=1024
         BASE=(--depth 2 --seq-len 128 --batch-size 8 --steps 30 --eval-every 15 --eval-tokens 4096 --sample-every 30 --save-every 10)
         MID=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
         SFT=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)

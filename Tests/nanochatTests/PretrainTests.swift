@@ -174,9 +174,15 @@ final class PretrainTests: XCTestCase {
         // A tiny time budget: three steps are timed after the first, then one more step ends the run.
         var o = options(steps: 1)
         o.steps = nil; o.minutes = 1e-6; o.evalEvery = 0
-        let r = try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: Fixtures.tempDir("minutes"), options: o)
+        let minutesDir = Fixtures.tempDir("minutes")
+        let r = try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: minutesDir, options: o)
         XCTAssertEqual(r.step, 5)
         XCTAssertEqual(r.totalSteps, 5)
+        // Before the budget is known the rate stays at its peak; it never goes below 0 (it once did).
+        let lrs = try XCTUnwrap(StageLog(path: minutesDir + "/log.jsonl")).series(.lr).map(\.y)
+        XCTAssertEqual(Array(lrs.prefix(4)), [1, 1, 1, 1])
+        XCTAssertTrue(lrs.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(lrs)")
+        XCTAssertEqual(LRSchedule(totalSteps: 1).multiplier(5), 0, "past the end: the final fraction")
         // A ratio budget trains exactly that many steps.
         o = options(steps: 1)
         o.steps = nil; o.ratio = 0.001; o.evalEvery = 0

@@ -108,6 +108,37 @@ final class ReliabilityTests: XCTestCase {
     }
     #endif
 
+    func testModelsTooBigForTheMachineAreRefusedBeforeAllocating() {
+        let huge = GPTConfig(sequenceLen: 16384, vocabSize: 65536, nLayer: 48, nHead: 48, nKvHead: 48, nEmbd: 3072)
+        assertUserError(["needs about", "GB of memory", "--batch-size"]) {
+            try GPT.checkFitsInMemory(huge, maxBatch: 64, training: true)
+        }
+        XCTAssertNoThrow(try GPT.checkFitsInMemory(GPTConfig(depth: 4, vocabSize: 4096, sequenceLen: 256), maxBatch: 16,
+                                                   training: true))
+    }
+
+    func testResumingAFinishedRunNeedsMoreSteps() throws {
+        let dir = Fixtures.tempDir("finished")
+        let tokens = try shard()
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: options(steps: 2))
+        try "{}\n".write(toFile: dir + "/eval.jsonl", atomically: true, encoding: .utf8)
+        var o = options(steps: 2)
+        o.resume = true
+        assertUserError(["at step 2 already", "--steps above 2"]) {
+            _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: o)
+        }
+        // --fresh starts over and drops the old checkpoint's evaluations.
+        o.resume = false
+        o.fresh = true
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: dir, options: o)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/eval.jsonl"))
+        assertUserError(["no checkpoint in", "without --resume"]) {
+            var r = options(steps: 2)
+            r.resume = true
+            _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: Fixtures.tempDir("empty"), options: r)
+        }
+    }
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()
@@ -136,6 +167,9 @@ final class ReliabilityCLITests: BinaryTestCase {
         try assertCleanError(["base-train", "--out", dir, "--ratio", "1e300"], "--ratio must be")
         try assertCleanError(["base-train", "--out", ""], "--out (or NANOCHAT_OUT) is empty")
         try assertCleanError(["base-train", "--out", dir, "--resume", "--fresh"], "not both")
+        try assertCleanError(["base-train", "--out", dir, "--warmdown-ratio", "nan"], "--warmdown-ratio must be")
+        try assertCleanError(["base-train", "--out", dir, "--final-lr-frac", "1e30"], "--final-lr-frac must be")
+        try assertCleanError(["base-train", "--out", dir, "--seq-len", "100000"], "too large")
     }
 
     func testSIGTERMSavesAndResumeContinues() throws {

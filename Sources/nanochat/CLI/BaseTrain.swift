@@ -59,6 +59,16 @@ struct BaseTrain: ParsableCommand {
         try validateRate(unembeddingLr, "--unembedding-lr", 0...10)
         try validateRate(matrixLr, "--matrix-lr", 0...10)
         try validateRate(weightDecay, "--weight-decay", 0...10)
+        guard warmdownRatio.isFinite, (0...1).contains(warmdownRatio) else {
+            throw ValidationError("--warmdown-ratio must be a fraction from 0 to 1")
+        }
+        guard finalLrFrac.isFinite, (0...1).contains(finalLrFrac) else {
+            throw ValidationError("--final-lr-frac must be a fraction from 0 to 1")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more steps") }
+        guard depth <= 64, seqLen <= 16384, batchSize <= 4096 else {
+            throw ValidationError("--depth (at most 64), --seq-len (at most 16384) or --batch-size (at most 4096) is too large")
+        }
     }
 
     func run() throws {
@@ -91,7 +101,7 @@ struct BaseTrain: ParsableCommand {
             o.resume = resume
             o.fresh = fresh
             let r = try pretrain(
-                tokenizer: tok, train: trainTokens, val: valTokens, outDir: opts.out + "/base", options: o)
+                tokenizer: tok, train: trainTokens, val: valTokens, outDir: Stage.base.dir(in: opts.out), options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
             print(

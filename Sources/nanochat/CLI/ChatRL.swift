@@ -10,7 +10,7 @@ struct ChatRL: ParsableCommand {
     )
     @OptionGroup var opts: RunOptions
     private static let d = RLOptions()
-    @Option(help: "Optimizer steps.") var steps = d.steps
+    @Option(help: "Optimizer steps (default \(d.steps); on --resume, the saved total).") var steps: Int?
     @Option(help: "Prompts per step.") var prompts = d.prompts
     @Option(help: "Sampled answers per prompt (the group whose mean reward is the baseline).") var samples = d.samples
     @Option(help: "Most sampled tokens per answer.") var maxTokens = d.maxTokens
@@ -27,7 +27,7 @@ struct ChatRL: ParsableCommand {
     @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
 
     func validate() throws {
-        guard steps >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
+        guard (steps ?? 1) >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
             throw ValidationError(
                 "--steps, --prompts, --max-tokens and --eval-count must be positive and --samples at least 2 (the "
                     + "group's mean is the baseline)"
@@ -45,7 +45,12 @@ struct ChatRL: ParsableCommand {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
             var o = RLOptions()
-            o.steps = steps
+            o.steps = steps ?? ChatRL.d.steps
+            if resume && steps == nil,
+                let saved = try? Checkpoint.inspect(Stage.rl.dir(in: opts.out)).1["total_steps"].flatMap({ Int($0) })
+            {
+                o.steps = saved
+            }
             o.prompts = prompts
             o.samples = samples
             o.maxTokens = maxTokens
@@ -59,7 +64,7 @@ struct ChatRL: ParsableCommand {
             o.saveEvery = saveEvery
             o.hyper = .scaled(by: lrScale)
             let r = try reinforce(
-                tokenizer: tok, words: try TaskWords.load(), from: from ?? opts.out + "/sft", outDir: opts.out + "/rl",
+                tokenizer: tok, words: try TaskWords.load(), from: from ?? Stage.rl.startsFrom!.dir(in: opts.out), outDir: Stage.rl.dir(in: opts.out),
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }

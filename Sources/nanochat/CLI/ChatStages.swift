@@ -68,7 +68,7 @@ struct MidTrain: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let from = Stage.base.dir(in: opts.out)
+            let from = Stage.mid.startsFrom!.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
             let (stream, chatTokens) = try midTrainingStream(
@@ -79,7 +79,7 @@ struct MidTrain: ParsableCommand {
                     + "+ \(stream.count - chatTokens) corpus tokens")
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(
-                tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/mid",
+                tokenizer: tok, source: &loader, val: val, outDir: Stage.mid.dir(in: opts.out),
                 options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
@@ -101,7 +101,7 @@ struct ChatSFT: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let from = Stage.mid.dir(in: opts.out)
+            let from = Stage.sft.startsFrom!.dir(in: opts.out)
             let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
             let rendered = try mixture.conversations(seed: stage.seed &+ 1).map {
@@ -113,7 +113,7 @@ struct ChatSFT: ParsableCommand {
                     + "to \(config.sequenceLen + 1) tokens"
             )
             let r = try trainStage(
-                tokenizer: tok, source: &loader, val: val, outDir: opts.out + "/sft",
+                tokenizer: tok, source: &loader, val: val, outDir: Stage.sft.dir(in: opts.out),
                 options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }

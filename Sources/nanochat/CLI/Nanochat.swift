@@ -18,7 +18,7 @@ struct Nanochat: ParsableCommand {
 
 /// Options every subcommand shares: where the run's outputs live.
 struct RunOptions: ParsableArguments {
-    @Option(help: "Run folder for every stage's outputs (default: $NANOCHAT_OUT or ./out).")
+    @Option(help: "Run folder for every stage's outputs ($NANOCHAT_OUT when set).")
     var out: String = ProcessInfo.processInfo.environment["NANOCHAT_OUT"] ?? "out"
 
     var tokenizerDir: String { out + "/tokenizer" }

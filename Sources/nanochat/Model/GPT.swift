@@ -8,6 +8,8 @@
 // Initialisation (nanochat's, written down exactly): wte ~ N(0, 1); lm_head ~ N(0, 0.001);
 // c_q, c_k, c_v, c_fc ~ U(-s, s) with s = sqrt(3)/sqrt(C) (the std of N(0, 1/sqrt(C))); both c_proj = 0.
 
+import Foundation
+
 /// Which optimizer updates a parameter tensor.
 enum OptimizerKind { case muon, adamw }
 
@@ -101,15 +103,7 @@ final class GPT {
 
         // Activation table: measure, allocate, carve.
         let N = maxBatch * config.sequenceLen, T = config.sequenceLen
-        let C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead, V = config.vocabSize
-        var sizes: [Int] = [N * C, N * C, N, N * C, N * C, N, N * V, N, N]
-        for _ in 0..<config.nLayer {
-            sizes += [
-                N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C,
-                4 * N * C,
-            ]
-        }
-        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T]
+        let sizes = GPT.activationSizes(config, maxBatch: maxBatch)
         actCount = sizes.reduce(0, +)
         actSlab = .allocate(capacity: actCount)
         actSlab.initialize(repeating: 0, count: actCount)
@@ -163,6 +157,38 @@ final class GPT {
         inputs.deallocate()
         targets.deallocate()
         weights.deallocate()
+    }
+
+    /// The activation slab's pieces, in the order init carves them (floats each).
+    static func activationSizes(_ config: GPTConfig, maxBatch: Int) -> [Int] {
+        let N = maxBatch * config.sequenceLen, T = config.sequenceLen
+        let C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead, V = config.vocabSize
+        var sizes: [Int] = [N * C, N * C, N, N * C, N * C, N, N * V, N, N]
+        for _ in 0..<config.nLayer {
+            sizes += [
+                N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C,
+                4 * N * C,
+            ]
+        }
+        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T]
+        return sizes
+    }
+
+    /// Refuses a model that would not fit in this machine's memory, before allocating it: parameters and
+    /// gradients, optimizer state when training, and the activations of `maxBatch` rows (in bytes, as
+    /// floats; computed in Double so that absurd sizes cannot overflow).
+    static func checkFitsInMemory(_ config: GPTConfig, maxBatch: Int, training: Bool) throws {
+        let N = Double(maxBatch * config.sequenceLen), T = Double(config.sequenceLen), L = Double(config.nLayer)
+        let C = Double(config.nEmbd), V = Double(config.vocabSize), NH = Double(config.nHead)
+        let params = Double(config.numParams) * (training ? 5 : 2)
+        let activations = N * C * (16 * L + 12) + N * V + Double(maxBatch) * NH * T * T * (L + 1)
+        let needed = 4 * (params + activations), have = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed <= 0.9 * have else {
+            throw UserError(
+                String(format: "this model needs about %.1f GB of memory (%@, %d rows) and the machine has %.1f GB; ",
+                       needed / 1e9, config.description, maxBatch, have / 1e9)
+                    + "use a smaller --batch-size, --seq-len or --depth")
+        }
     }
 
     /// nanochat's initialisation (see the file header). Deterministic given the seed.

@@ -12,7 +12,8 @@ struct LRSchedule {
         let warmdown = Int((warmdownRatio * Double(totalSteps)).rounded())
         if step < warmupSteps { return Float(step + 1) / Float(warmupSteps) }
         if step <= totalSteps - warmdown { return 1 }
-        let progress = Double(totalSteps - step) / Double(max(1, warmdown))
+        // Past the last step (a budget not fixed yet) the rate stays at its final value, never below.
+        let progress = max(0, Double(totalSteps - step) / Double(max(1, warmdown)))
         return Float(progress + (1 - progress) * finalFraction)
     }
 }

@@ -18,15 +18,23 @@ enum Checkpoint {
     }
 
     static func config(from meta: [String: String], path: String) throws -> GPTConfig {
-        func int(_ k: String) throws -> Int {
+        // Each field within what a model on one machine can be, so that a damaged file cannot ask for
+        // exabytes (or negative sizes) before anything is allocated.
+        func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int {
             guard let v = meta[k].flatMap({ Int($0) }) else {
                 throw UserError("\(path): metadata lacks \(k); it is not a nanochat checkpoint")
             }
+            guard range.contains(v) else {
+                throw UserError("\(path): metadata \(k) = \(v) is outside \(range.lowerBound)...\(range.upperBound): the file is damaged")
+            }
             return v
         }
-        return GPTConfig(
-            sequenceLen: try int("sequence_len"), vocabSize: try int("vocab_size"), nLayer: try int("n_layer"),
-            nHead: try int("n_head"), nKvHead: try int("n_kv_head"), nEmbd: try int("n_embd"))
+        let config = GPTConfig(
+            sequenceLen: try int("sequence_len", 1...1 << 20), vocabSize: try int("vocab_size", 1...1 << 20),
+            nLayer: try int("n_layer", 1...1024), nHead: try int("n_head", 1...1024),
+            nKvHead: try int("n_kv_head", 1...1024), nEmbd: try int("n_embd", 1...1 << 16))
+        do { try config.validate() } catch let e as UserError { throw UserError("\(path): \(e.message)") }
+        return config
     }
 
     /// Writes model (and optimizer) state into `dir`. `extra` metadata goes into both files.

@@ -39,6 +39,13 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
             "\(start.outDir) already holds a checkpoint (step \(step ?? "?")). Continue it with --resume, "
                 + "replace it with --fresh, or train into another --out.")
     }
+    if start.resume && !FileManager.default.fileExists(atPath: existing) {
+        throw UserError("no checkpoint in \(start.outDir) to resume: run the stage without --resume to start it")
+    }
+    if start.fresh {
+        // The old checkpoint's evaluations would read as the new one's in the report.
+        for stale in ["eval.jsonl", "base_eval.json"] { try? FileManager.default.removeItem(atPath: start.outDir + "/" + stale) }
+    }
     let source = start.resume ? start.outDir : start.from
     var config = fresh
     if let source, start.from != nil { config = try Checkpoint.inspect(source).0 }
@@ -49,6 +56,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
                 + "\(tok.vocabSize); use the tokenizer of the same run (--out)"
         )
     }
+    try GPT.checkFitsInMemory(config, maxBatch: start.maxBatch, training: true)
     let model = GPT(config: config, maxBatch: start.maxBatch, seed: start.seed)
     let opt = Optimizer(model: model, hyper: start.hyper)
     guard let source else { return StageModel(model: model, optimizer: opt, meta: [:]) }

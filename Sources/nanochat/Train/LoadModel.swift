@@ -45,6 +45,7 @@ func loadModel(out: String, stage: Stage? = nil, checkpoint: String? = nil, maxB
             "\(dir) was trained with another tokenizer than \(out)/tokenizer (hash \(meta["tokenizer_hash"]!), "
                 + "now \(tok.hash)); use the tokenizer of the same run (--out)")
     }
+    try GPT.checkFitsInMemory(config, maxBatch: maxBatch, training: false)
     let model = GPT(config: config, maxBatch: maxBatch)
     try Checkpoint.load(into: model, from: dir)
     return LoadedModel(model: model, tokenizer: tok, dir: dir, meta: meta)

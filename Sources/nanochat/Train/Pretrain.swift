@@ -97,6 +97,10 @@ func trainStage<S: BatchSource>(
     if o.resume {
         // A --steps given on resume sets a new total (the schedule stretches to it); else the saved one.
         totalSteps = o.steps ?? Int(loaded.meta["total_steps"] ?? "") ?? totalSteps
+        guard totalSteps > loaded.step || o.minutes != nil else {
+            throw UserError(
+                "\(outDir) is at step \(loaded.step) already; to train further, resume with --steps above \(loaded.step)")
+        }
         loader.skip(rows: Int(loaded.meta["data_rows"] ?? "") ?? 0)
         h.say("\(name): resumed from \(outDir) at step \(h.step)/\(totalSteps)")
     } else if let from = o.initFrom {
@@ -145,6 +149,8 @@ func trainStage<S: BatchSource>(
         }
     }
 
+    // --minutes: until the budget is known (after 3 timed steps) the rate stays at its peak.
+    func lrMultiplier(_ step: Int) -> Float { o.minutes != nil && totalSteps == 0 ? 1 : schedule.multiplier(step) }
     var trainTime = 0.0, timedSteps = 0, smooth: Float?, lastLoss: Float = .nan, t0 = 0.0
     let stopStatus = try h.run(
         more: { h.step < totalSteps || (o.minutes != nil && totalSteps == 0) }, isLast: { h.step == totalSteps },
@@ -167,11 +173,11 @@ func trainStage<S: BatchSource>(
                 let s = 1 / Float(accum)
                 for i in 0..<model.numParams { model.grads[i] *= s }
             }
-            opt.update(lrMultiplier: schedule.multiplier(h.step), momentum: muonMomentum(h.step))
+            opt.update(lrMultiplier: lrMultiplier(h.step), momentum: muonMomentum(h.step))
             return loss
         },
         after: { loss in
-            let lrm = schedule.multiplier(h.step - 1)
+            let lrm = lrMultiplier(h.step - 1)
             let dt = now() - t0
             if h.step > 1 || o.resume {
                 trainTime += dt

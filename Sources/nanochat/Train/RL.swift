@@ -128,6 +128,9 @@ func reinforce(
         hyper: o.hyper)
     let loaded = try openStage(start, fresh: try Checkpoint.inspect(o.resume ? outDir : from).0, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
+    guard !o.resume || o.steps > loaded.step else {
+        throw UserError("\(outDir) is at step \(loaded.step) already; to train further, resume with --steps above \(loaded.step)")
+    }
     let h = try StageHarness(
         name: "chat-rl", outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)

@@ -49,10 +49,11 @@ enum Safetensors {
         let data = try readFile(path, what: "safetensors file")
         let bad = { (why: String) in UserError("\(path) is not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw bad("shorter than its 8-byte header length") }
-        let headerLen = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard headerLen > 0, 8 + headerLen <= data.count else {
-            throw bad("header length \(headerLen) exceeds the file (truncated?)")
+        let rawLen = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard rawLen > 0, rawLen <= UInt64(data.count - 8) else {
+            throw bad("header length \(rawLen) exceeds the file of \(data.count) bytes (truncated?)")
         }
+        let headerLen = Int(rawLen)
         guard
             let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLen))) as? [String: Any]
         else {
@@ -71,15 +72,24 @@ enum Safetensors {
             else {
                 throw bad("tensor \(name) has a malformed entry")
             }
-            let count = shape.reduce(1, *)
             let width = ["F32": 4, "I32": 4, "I64": 8][dtype]
             guard let width else {
                 throw bad("tensor \(name) has dtype \(dtype); only F32 (and I32/I64) are supported")
             }
-            guard offsets[0] >= 0, offsets[1] <= body.count, offsets[1] - offsets[0] == count * width else {
+            // The byte count of the shape, checked for negative sizes and overflow before anything is allocated.
+            var bytes: Int? = shape.allSatisfy({ $0 >= 0 }) ? width : nil
+            for d in shape {
+                guard let b = bytes else { break }
+                let (m, overflow) = b.multipliedReportingOverflow(by: d)
+                bytes = overflow || m > body.count ? nil : m
+            }
+            guard let bytes, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= body.count,
+                offsets[1] - offsets[0] == bytes
+            else {
                 throw bad(
                     "tensor \(name)'s data_offsets \(offsets) do not fit its shape \(shape) or the file (truncated?)")
             }
+            let count = bytes / width
             var values = [Float](repeating: 0, count: count)
             body.withUnsafeBytes { raw in
                 let base = offsets[0]

@@ -9,7 +9,13 @@ import Foundation
 var stopRequested: sig_atomic_t = 0
 
 func installStopHandler(_ signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]) {
-    for s in signals { signal(s) { stopRequested = $0 } }
+    for s in signals {
+        signal(s) { sig in
+            // A second signal before the first was handled (a long evaluation, say): stop at once.
+            if stopRequested != 0 { _exit(128 + sig) }
+            stopRequested = sig
+        }
+    }
 }
 
 /// The conventional exit status of a process stopped by signal `s`: 128 + s (130 for Ctrl-C, 143 for SIGTERM).
