@@ -90,6 +90,7 @@ final class SamplerTests: XCTestCase {
             let out = engine.generate(prompt: [tok.bosId, 5, 6], options: SamplingOptions(maxTokens: 20))
             XCTAssertEqual(out.map(\.id), [7, 8, 9], "stops before \(stop) and leaves it out")
             XCTAssertEqual(i, 4, "nothing is sampled after the stop token")
+            XCTAssertEqual(engine.lastEnded, [stop == tok.id(.assistantEnd)], "only <|assistant_end|> ends an answer")
         }
     }
 
@@ -105,6 +106,7 @@ final class SamplerTests: XCTestCase {
         batch.policy = { _, _ in 42 }
         let rows = batch.generateBatch(prompt: [1, 2, 3, 4, 5], samples: 3, options: SamplingOptions(maxTokens: 50))
         XCTAssertEqual(rows.map(\.count), [11, 11, 11])
+        XCTAssertEqual(batch.lastEnded, [false, false, false], "cut off by the context: not ended (RL trains no end token)")
         XCTAssertEqual(batch.generate(prompt: [1, 2], options: SamplingOptions(maxTokens: 3)).count, 3)
         XCTAssertLessThanOrEqual(batch.cache.length, 2 + 3)
     }

@@ -26,6 +26,9 @@ final class Engine {
     let model: GPT
     let tok: Tokenizer
     let cache: KVCache
+    /// Which rows of the last generate/generateBatch ended by choosing <|assistant_end|> (not by the
+    /// token budget, the context length or <|bos|>): RL trains that end token only for them.
+    private(set) var lastEnded: [Bool] = []
     /// Tokens currently in the cache (row 0), so a chat can extend them instead of starting over.
     private(set) var cached: [Int] = []
     private let pythonStart, pythonEnd, outputStart, outputEnd, assistantEnd, bos: Int
@@ -95,6 +98,7 @@ final class Engine {
         var rowLogits = [Float](UnsafeBufferPointer(start: first, count: V))
         var logits = [[Float]](repeating: rowLogits, count: samples)
         var out = [[GeneratedToken]](repeating: [], count: samples)
+        var endedRows = [Bool](repeating: false, count: samples)
         var done = [Bool](repeating: false, count: samples)
         var forcedQueue = [[Int]](repeating: [], count: samples)
         var inPython = [Bool](repeating: false, count: samples), pythonTokens = [[Int]](repeating: [], count: samples)
@@ -112,6 +116,7 @@ final class Engine {
                     }
                     if next == assistantEnd || next == bos {
                         done[r] = true
+                        endedRows[r] = next == assistantEnd
                         continue
                     }
                     token = GeneratedToken(id: next, forced: false)
@@ -139,6 +144,7 @@ final class Engine {
             }
             if samples == 1 { cached.append(Int(step[0])) }
         }
+        lastEnded = endedRows
         if samples > 1 { cached = [] }  // the cache now holds several rows: do not extend it later
         return out
     }

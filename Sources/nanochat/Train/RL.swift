@@ -184,7 +184,7 @@ func reinforce(
                 sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
                 groups.append(
                     RLGroup(
-                        prompt: prompt, answers: answers, ended: answers.map { $0.count < o.maxTokens },
+                        prompt: prompt, answers: answers, ended: engine.lastEnded,
                         rewards: rewards))
             }
             sampleTime = now() - t0
