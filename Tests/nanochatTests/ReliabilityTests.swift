@@ -139,6 +139,17 @@ final class ReliabilityTests: XCTestCase {
         }
     }
 
+    func testTwoRunsCannotShareAStageFolder() throws {
+        let dir = Fixtures.tempDir("lock")
+        var held: StageLock? = try StageLock(dir)
+        assertUserError(["is in use by another nanochat run", "pid \(getpid())"]) {
+            _ = try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: options(steps: 1))
+        }
+        held = nil  // released: the stage runs
+        XCTAssertNil(held)
+        XCTAssertEqual(try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: options(steps: 1)).step, 1)
+    }
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()

@@ -21,10 +21,41 @@ struct StageStart {
     var hyper: OptimizerHyper
 }
 
+/// An exclusive lock on a stage's folder (flock on OUT/<stage>/.lock), held while the stage runs, so that
+/// two runs cannot write one folder at once. The file holds the holder's pid, for the message.
+final class StageLock {
+    private let fd: Int32
+
+    init(_ dir: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw UserError("cannot create \(dir): \(error.localizedDescription)")
+        }
+        let path = dir + "/.lock"
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw UserError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            throw UserError(
+                "\(dir) is in use by another nanochat run (pid \(holder ?? "?")). Wait for it to finish, stop it, "
+                    + "or train into another --out.")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }  // closing the descriptor releases the lock
+}
+
 /// A stage's model and optimizer, loaded as `StageStart` says, with the checkpoint metadata it came from.
 struct StageModel {
     let model: GPT
     let optimizer: Optimizer
+    let lock: StageLock  // held as long as this value lives
     let meta: [String: String]  // empty for a fresh model
     var step: Int { Int(meta["step"] ?? "") ?? 0 }
 }
@@ -32,6 +63,7 @@ struct StageModel {
 /// Builds the model (`fresh` config unless a checkpoint says otherwise) and loads what `start` asks for,
 /// checking that checkpoints were made with this tokenizer.
 func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) throws -> StageModel {
+    let lock = try StageLock(start.outDir)
     let existing = start.outDir + "/" + Checkpoint.modelFile
     if !start.resume && !start.fresh && FileManager.default.fileExists(atPath: existing) {
         let step = (try? Checkpoint.inspect(start.outDir).1["step"]) ?? nil
@@ -59,7 +91,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     try GPT.checkFitsInMemory(config, maxBatch: start.maxBatch, training: true)
     let model = GPT(config: config, maxBatch: start.maxBatch, seed: start.seed)
     let opt = Optimizer(model: model, hyper: start.hyper)
-    guard let source else { return StageModel(model: model, optimizer: opt, meta: [:]) }
+    guard let source else { return StageModel(model: model, optimizer: opt, lock: lock, meta: [:]) }
     let meta = try Checkpoint.load(
         into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source)
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
@@ -69,7 +101,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
                     + "\(tok.hash)); start fresh without --resume"
                 : "\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
     }
-    return StageModel(model: model, optimizer: opt, meta: meta)
+    return StageModel(model: model, optimizer: opt, lock: lock, meta: meta)
 }
 
 /// How often the loop evaluates and saves (0 = only at the end), and the test hook for Ctrl-C.
