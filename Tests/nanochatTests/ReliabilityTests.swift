@@ -150,6 +150,22 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: options(steps: 1)).step, 1)
     }
 
+    func testModelAndOptimizerFilesBelongTogether() throws {
+        let tokens = try shard()
+        let a = Fixtures.tempDir("pairA"), b = Fixtures.tempDir("pairB")
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: a, options: options(steps: 2))
+        _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: b, options: options(steps: 3))
+        // b's optimizer file beside a's weights: as a save killed between its two files, or a copy.
+        try FileManager.default.removeItem(atPath: a + "/" + Checkpoint.optimFile)
+        try FileManager.default.copyItem(atPath: b + "/" + Checkpoint.optimFile, toPath: a + "/" + Checkpoint.optimFile)
+        var o = options(steps: 4)
+        o.resume = true
+        assertUserError(["does not belong to", "step 3", "step 2", "--fresh"]) {
+            _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: a, options: o)
+        }
+        XCTAssertEqual(try pretrain(tokenizer: tok, train: tokens, val: [], outDir: b, options: o).step, 4, "a true pair resumes")
+    }
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()

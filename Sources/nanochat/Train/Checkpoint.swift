@@ -42,8 +42,14 @@ enum Checkpoint {
         var meta = metadata(model.config).merging(extra) { _, new in new }
         if let optimizer { meta["step"] = meta["step"] ?? "\(optimizer.step)" }
         let tensors = model.tensors.map { ($0.name, [$0.rows, $0.cols], UnsafePointer(model.params + $0.offset)) }
-        try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
-        guard let optimizer else { return }
+        guard let optimizer else {
+            try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
+            return
+        }
+        // The two files are tied by a fingerprint of the weights in both. The optimizer file is written first
+        // and the model file last: a save killed between the two leaves a pair whose fingerprints differ,
+        // which load refuses (as it refuses an optimizer file from another run).
+        meta["weights_fnv1a64"] = String(weightsFingerprint(model), radix: 16)
         var state: [(String, [Int], UnsafePointer<Float>)] = []
         for t in optimizer.trained {
             let s = optimizer.stateOffset[t.offset]!
@@ -59,6 +65,15 @@ enum Checkpoint {
         var optMeta = meta
         optMeta["optimizer_step"] = "\(optimizer.step)"
         try writeAtomically(Safetensors.encode(state, metadata: optMeta), to: dir + "/" + optimFile)
+        try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
+    }
+
+    /// FNV-1a over the weights' bytes: what ties a model file to its optimizer file.
+    static func weightsFingerprint(_ model: GPT) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let bytes = UnsafeRawPointer(model.params).assumingMemoryBound(to: UInt8.self)
+        for i in 0..<(model.numParams * 4) { h = (h ^ UInt64(bytes[i])) &* 0x0000_0100_0000_01B3 }
+        return h
     }
 
     /// Reads a checkpoint's config and metadata without loading weights.
@@ -113,6 +128,12 @@ enum Checkpoint {
         }
         guard let step = optMeta["optimizer_step"].flatMap({ Int($0) }) else {
             throw UserError("\(optPath): metadata lacks optimizer_step")
+        }
+        guard optMeta["weights_fnv1a64"] == meta["weights_fnv1a64"] && optMeta["step"] == meta["step"] else {
+            throw UserError(
+                "\(dir): \(optimFile) (step \(optMeta["step"] ?? "?")) does not belong to \(modelFile) (step "
+                    + "\(meta["step"] ?? "?")): a save was interrupted between the two files, or one was copied from "
+                    + "another run. The weights cannot be resumed exactly; start the stage again with --fresh.")
         }
         optimizer.step = step
         return meta
