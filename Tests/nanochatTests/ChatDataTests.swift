@@ -17,7 +17,7 @@ final class ChatDataTests: XCTestCase {
         let convs = try ConversationFile.parse(text, name: "t.jsonl")
         XCTAssertEqual(convs.count, 2)
         XCTAssertEqual(convs[0].messages[1].parts.map(\.type), [.python, .python_output, .text])
-        XCTAssertEqual(try ConversationFile.parse(convs.map(ConversationFile.line).joined(separator: "\n"), name: "x"), convs)
+        XCTAssertEqual(try ConversationFile.parse(convs.map { try ConversationFile.line($0) }.joined(separator: "\n"), name: "x"), convs)
     }
 
     func testJSONLErrors() {

@@ -72,14 +72,14 @@ enum ConversationFile {
     }
 
     /// One conversation as a JSONL line (parts written as a list only when there is more than plain text).
-    static func line(_ c: Conversation) -> String {
+    static func line(_ c: Conversation) throws -> String {
         let msgs: [[String: Any]] = c.messages.map { m in
             if m.parts.count == 1 && m.parts[0].type == .text {
                 return ["role": m.role.rawValue, "content": m.parts[0].text]
             }
             return ["role": m.role.rawValue, "content": m.parts.map { ["type": $0.type.rawValue, "text": $0.text] }]
         }
-        let data = try! JSONSerialization.data(
+        let data = try JSONSerialization.data(
             withJSONObject: ["messages": msgs], options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
