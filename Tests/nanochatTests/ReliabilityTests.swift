@@ -166,6 +166,17 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(try pretrain(tokenizer: tok, train: tokens, val: [], outDir: b, options: o).step, 4, "a true pair resumes")
     }
 
+    func testTemporariesOfKilledSavesAreRemoved() throws {
+        let dir = Fixtures.tempDir("litter")
+        // pid 2^22 + 7 is above Linux's default pid_max (2^22): no such process.
+        let stale = dir + "/.model.safetensors.tmp-4194311", live = dir + "/.optim.safetensors.tmp-\(getpid())"
+        for p in [stale, live, dir + "/.keep"] { XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data())) }
+        _ = try StageLock(dir)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a dead writer's temporary is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "this process's own is left alone")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/.keep"))
+    }
+
     func testAFinishedCheckpointIsNotOverwritten() throws {
         let dir = Fixtures.tempDir("overwrite")
         let tokens = try shard()

@@ -42,6 +42,7 @@ final class StageLock {
                 "\(dir) is in use by another nanochat run (pid \(holder ?? "?")). Wait for it to finish, stop it, "
                     + "or train into another --out.")
         }
+        removeStaleTemporaries(in: dir)  // the folder is ours now: no writer of those files is alive
         let pid = "\(getpid())\n"
         _ = ftruncate(fd, 0)
         _ = pid.withCString { write(fd, $0, strlen($0)) }

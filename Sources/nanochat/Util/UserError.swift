@@ -33,6 +33,24 @@ func writeAtomically(_ data: Data, to path: String) throws {
     }
 }
 
+/// Removes the temporary files of writeAtomically (".NAME.tmp-PID") in `dir` whose writer is no longer
+/// running: a save killed before its rename leaves one behind. Returns how many were removed.
+@discardableResult
+func removeStaleTemporaries(in dir: String) -> Int {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return 0 }
+    var removed = 0
+    for name in names where name.hasPrefix(".") {
+        guard let r = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[r.upperBound...]) else {
+            continue
+        }
+        // kill(pid, 0) fails with ESRCH when no such process exists.
+        if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+            if (try? FileManager.default.removeItem(atPath: dir + "/" + name)) != nil { removed += 1 }
+        }
+    }
+    return removed
+}
+
 /// Reads a whole file, with an error that names the path.
 func readFile(_ path: String, what: String = "file") throws -> Data {
     var isDir: ObjCBool = false
