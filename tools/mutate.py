@@ -496,12 +496,17 @@ class BaselineFailed(Exception):
     pass
 
 
-def run(muts, args):
+def prepare(muts, args):
+    """The scratch folder and the test classes, once the mutation list checks out."""
     scratch = safe_scratch(args.scratch)
     problems = check(muts)
     if problems:
         sys.exit("mutate: fix tools/mutations.txt first:\n  " + "\n  ".join(problems))
-    classes = test_classes()
+    return scratch, test_classes()
+
+
+def run(muts, args):
+    scratch, classes = prepare(muts, args)
     print(f"mutate: scratch copy {scratch}", flush=True)
     n = sync_scratch(scratch)
     print(f"mutate: {n} files copied or updated from {REPO}", flush=True)
@@ -556,11 +561,7 @@ def run(muts, args):
 
 def dry_run(muts, args):
     """The scratch logic without building: apply and restore every mutation in the scratch copy."""
-    scratch = safe_scratch(args.scratch)
-    problems = check(muts)
-    if problems:
-        sys.exit("mutate: fix tools/mutations.txt first:\n  " + "\n  ".join(problems))
-    classes = test_classes()
+    scratch, classes = prepare(muts, args)
     n = sync_scratch(scratch, copy_build=False)
     print(f"mutate: scratch copy {scratch}: {n} files copied or updated from {REPO}")
     problems = check(muts, base=scratch)

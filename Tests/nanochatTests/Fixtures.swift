@@ -36,6 +36,23 @@ enum Fixtures {
         return dir
     }
 
+    /// Options for a tiny, quiet next-token stage (depth 1): no evaluation, no samples.
+    static func tinyOptions(_ stage: Stage = .base, seqLen: Int, batchSize: Int = 2, totalBatch: Int, steps: Int,
+                            saveEvery: Int) -> PretrainOptions {
+        var o = PretrainOptions()
+        o.stage = stage
+        o.depth = 1
+        o.seqLen = seqLen
+        o.batchSize = batchSize
+        o.totalBatchTokens = totalBatch
+        o.steps = steps
+        o.evalEvery = 0
+        o.sampleEvery = 0
+        o.saveEvery = saveEvery
+        o.quiet = true
+        return o
+    }
+
     /// A tokenizer trained on the first 300 KB of the default corpus (vocab 1024), shared by tests.
     static let smallTokenizer: Tokenizer = {
         let corpus = try! Corpus.load([repoRoot.appendingPathComponent("data/shakespeare/train").path])

@@ -34,18 +34,7 @@ final class HarnessTests: XCTestCase {
     }
 
     func options(_ stage: Stage, steps: Int = 4) -> PretrainOptions {
-        var o = PretrainOptions()
-        o.stage = stage
-        o.depth = 1
-        o.seqLen = 32
-        o.batchSize = 2
-        o.totalBatchTokens = 64
-        o.steps = steps
-        o.evalEvery = 0
-        o.sampleEvery = 0
-        o.saveEvery = 0
-        o.quiet = true
-        return o
+        Fixtures.tinyOptions(stage, seqLen: 32, totalBatch: 64, steps: steps, saveEvery: 0)
     }
 
     func testEveryStageKindResumesExactly() throws {

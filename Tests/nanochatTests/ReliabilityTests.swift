@@ -16,17 +16,7 @@ final class ReliabilityTests: XCTestCase {
     }
 
     func options(steps: Int) -> PretrainOptions {
-        var o = PretrainOptions()
-        o.depth = 1
-        o.seqLen = 16
-        o.batchSize = 2
-        o.totalBatchTokens = 32
-        o.steps = steps
-        o.evalEvery = 0
-        o.sampleEvery = 0
-        o.saveEvery = 2
-        o.quiet = true
-        return o
+        Fixtures.tinyOptions(seqLen: 16, totalBatch: 32, steps: steps, saveEvery: 2)
     }
 
     func testNonFiniteWeightsAreNeverSaved() throws {
