@@ -29,7 +29,8 @@ private func loopbackSocket(listening: Bool) -> (fd: Int32, port: UInt16) {
 }
 
 /// A minimal HTTP/1.0 server on 127.0.0.1 (ephemeral port): GET /<name> answers routes[name] with a
-/// Content-Length, or 404. "/short" announces more bytes than it sends. Stops when the test ends.
+/// Content-Length, or 404. "/short" announces more bytes than it sends, "/stall" sends a few and then
+/// nothing, "/to-file" redirects to a file:// address. Stops when the test ends.
 private final class LoopbackServer {
     let fd: Int32
     let port: UInt16
@@ -42,8 +43,10 @@ private final class LoopbackServer {
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 { return }   // the listening socket was shut down
-                LoopbackServer.answer(client, routes: routes)
-                close(client)
+                Thread {  // one thread a client, so that a stalled answer does not hold up the next request
+                    LoopbackServer.answer(client, routes: routes)
+                    close(client)
+                }.start()
             }
         }.start()
     }
@@ -59,6 +62,12 @@ private final class LoopbackServer {
         var response: Data
         if path == "/short" {
             response = Data("HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nonly a few bytes".utf8)
+        } else if path == "/stall" {  // a few bytes, then silence for 20 s
+            _ = "HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nabc".withCString { send(client, $0, strlen($0), 0) }
+            sleep(20)
+            return
+        } else if path == "/to-file" {
+            response = Data("HTTP/1.0 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n".utf8)
         } else if let body = routes[String(path.dropFirst())] {
             response = Data("HTTP/1.0 200 OK\r\nContent-Length: \(body.count)\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + body
         } else {
@@ -160,6 +169,49 @@ final class DownloadTests: XCTestCase {
         assertNothingLeft(dir + "/c2.bin")
     }
 
+    /// A server that stops sending: the download gives up after --timeout seconds with a plain message, and
+    /// waits without spinning a core (URLSession on Linux burned a whole core here, 19.6 s of CPU in 20 s).
+    func testStalledServerTimesOutWithoutBusyWaiting() throws {
+        let dir = Fixtures.tempDir("dlstall")
+        let server = LoopbackServer(routes: [:])
+        defer { server.stop() }
+        let address = "http://127.0.0.1:\(server.port)/stall"
+        let cpu0 = processCPUSeconds(), t0 = now()
+        assertUserError(["sent nothing for 2 s", "--timeout", address]) {
+            try download(address, to: dir + "/stall.bin", timeout: 2)
+        }
+        let wall = now() - t0, cpu = processCPUSeconds() - cpu0
+        XCTAssertGreaterThanOrEqual(wall, 1.5, "gave up before the timeout")
+        XCTAssertLessThan(wall, 10, "did not give up after the timeout")
+        XCTAssertLessThan(cpu, 0.25 * wall, "busy wait: \(cpu) s of CPU in \(wall) s")
+        assertNothingLeft(dir + "/stall.bin")
+    }
+
+    /// A redirect to file:// is refused at once, with the rule in the message.
+    func testRedirectToAnotherSchemeIsRefused() throws {
+        let dir = Fixtures.tempDir("dlredirect")
+        let server = LoopbackServer(routes: [:])
+        defer { server.stop() }
+        let t0 = now()
+        assertUserError(["redirects are followed only to http(s)"]) {
+            try download("http://127.0.0.1:\(server.port)/to-file", to: dir + "/r.bin", timeout: 30)
+        }
+        XCTAssertLessThan(now() - t0, 10)
+        assertNothingLeft(dir + "/r.bin")
+    }
+
+    func testFolderAsSourceOrUnwritableDestination() throws {
+        let dir = Fixtures.tempDir("dlfolder")
+        assertUserError(["is a folder", "address of a file"]) { try download("file://" + dir, to: dir + "/x.bin") }
+        let (path, _) = try sampleFile(dir)
+        assertUserError(["cannot create folder", "a file of that name is in the way"]) {
+            try download("file://" + path, to: path + "/sub/x.bin")
+        }
+        assertUserError(["cannot create folder /proc/nanochat-test"]) {
+            try download("file://" + path, to: "/proc/nanochat-test/x.bin")
+        }
+    }
+
     func testRefusedConnection() throws {
         let dir = Fixtures.tempDir("dlrefused")
         // A socket bound to a loopback port but never listening: connecting is refused, and the port stays
@@ -204,4 +256,16 @@ private extension Array {
     func cycled() -> AnySequence<Element> {
         AnySequence { () -> AnyIterator<Element> in var i = 0; return AnyIterator { defer { i += 1 }; return self[i % self.count] } }
     }
+}
+
+/// CPU seconds (user + system) this process has used so far, all threads.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }

@@ -200,6 +200,31 @@ final class ReliabilityCLITests: BinaryTestCase {
         try assertCleanError(["base-train", "--out", dir, "--seq-len", "100000"], "too large")
     }
 
+    /// Counts far beyond any run (1e8 examples, 100000 samples) are refused before anything is allocated;
+    /// they used to end in SIGSEGV or "failed to allocate".
+    func testHugeOrNegativeCountsAreRefused() throws {
+        let dir = Fixtures.tempDir("counts")
+        try assertCleanError(["tok-eval", "--out", dir, "--top=-1"], "--top must be from 0")
+        try assertCleanError(["base-eval", "--out", dir, "--batch-size", "0"], "--batch-size must be from 1")
+        try assertCleanError(["base-eval", "--out", dir, "--sample-tokens=-1"], "--sample-tokens must be from 0")
+        try assertCleanError(["chat-eval", "--out", dir, "--count", "100000000"], "--count must be from 1")
+        try assertCleanError(["chat-sft", "--out", dir, "--per-task", "100000000"], "--per-task must be from 1")
+        try assertCleanError(["chat-rl", "--out", dir, "--samples", "100000"], "--samples must be from 2")
+        try assertCleanError(["bench", "--vocab-size", "100000000"], "--vocab-size must be from 2")
+        try assertCleanError(["bench", "--vocab-size", "10000000", "--depth", "40"], "GB of memory")
+    }
+
+    /// Folders that cannot be made say which one and why, in one line (not an NSError dump).
+    func testUncreatableFoldersAreNamedWithTheReason() throws {
+        let dir = try tinyRun("folders", steps: 1)
+        try assertCleanError(["tokenize", "--out", dir, "--bin", "README.md/x.bin", "README.md"],
+                             "README.md: a file of that name is in the way")
+        try assertCleanError(["tok-train", "--out", "/proc/nanochat-test", "--input", "data/shakespeare/val",
+                              "--vocab-size", "512"], "cannot create folder /proc/nanochat-test")
+        try assertCleanError(["download", "file:///tmp", "--output", dir + "/x"], "it is a folder")
+        try assertCleanError(["download", "http://127.0.0.1:9/x", "--timeout", "0"], "--timeout must be between")
+    }
+
     func testSIGTERMSavesAndResumeContinues() throws {
         let dir = try tinyRun("sigterm", steps: 1)
         let args = ["base-train", "--out", dir, "--fresh", "--depth", "1", "--seq-len", "32", "--batch-size", "2",

@@ -19,6 +19,14 @@ struct BaseEval: ParsableCommand {
     @Option(help: "Tokens per sample.") var sampleTokens = 64
     @Option(name: .long, parsing: .upToNextOption, help: "Prompts to continue.") var prompt: [String] = samplePrompts
 
+    func validate() throws {
+        try validateCount(maxTokens, "--max-tokens", 1...(1 << 40))
+        try validateCount(batchSize, "--batch-size", 1...4096)
+        try validateCount(sampleTokens, "--sample-tokens", 0...100_000)
+        try validateCount(topK, "--top-k", 0...(1 << 24))
+        try validateRate(temperature, "--temperature", 0...100)
+    }
+
     func run() throws {
         try runReportingErrors {
             let loaded = try loadModel(out: opts.out, stage: .base, checkpoint: checkpoint, maxBatch: batchSize)

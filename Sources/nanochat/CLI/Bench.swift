@@ -16,13 +16,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).") var steps = 5
 
     func validate() throws {
-        guard depth >= 1, seqLen >= 1, batchSize >= 1, vocabSize >= 2, steps >= 1 else {
-            throw ValidationError("--depth, --seq-len, --batch-size, --vocab-size and --steps must be positive")
-        }
+        try validateCount(depth, "--depth", 1...256)
+        try validateCount(seqLen, "--seq-len", 1...1 << 20)
+        try validateCount(batchSize, "--batch-size", 1...4096)
+        try validateCount(vocabSize, "--vocab-size", 2...1 << 24)
+        try validateCount(steps, "--steps", 1...1_000_000)
     }
 
     func run() throws {
         let config = GPTConfig(depth: depth, vocabSize: vocabSize, sequenceLen: seqLen)
+        try runReportingErrors { try GPT.checkFitsInMemory(config, maxBatch: batchSize, training: true) }
         let model = GPT(config: config, maxBatch: batchSize)
         let opt = Optimizer(model: model)
         let N = batchSize * seqLen

@@ -44,7 +44,7 @@ struct Chat: ParsableCommand {
                 let text =
                     prompt == "-"
                     ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
-                FileHandle.standardError.write(Data("nanochat: \(loadedLine)\n".utf8))
+                fputs("nanochat: \(loadedLine)\n", stderr)
                 try answer(session, text.trimmingCharacters(in: .whitespacesAndNewlines), style)
                 return
             }

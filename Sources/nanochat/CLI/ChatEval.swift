@@ -130,7 +130,9 @@ struct ChatEval: ParsableCommand {
 
     func validate() throws {
         guard Stage(rawValue: source) != nil else { throw ValidationError("--source must be \(Stage.names)") }
-        guard count >= 1, maxTokens >= 1 else { throw ValidationError("--count and --max-tokens must be positive") }
+        try validateCount(count, "--count", 1...100_000)
+        try validateCount(maxTokens, "--max-tokens", 1...100_000)
+        try validateCount(showWrong, "--show-wrong", 0...100_000)
         let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard tasks == "all" || (!names.isEmpty && names.allSatisfy { TaskKind(rawValue: $0) != nil }) else {
             throw ValidationError(

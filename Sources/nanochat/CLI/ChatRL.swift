@@ -27,12 +27,12 @@ struct ChatRL: ParsableCommand {
     @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
 
     func validate() throws {
-        guard (steps ?? 1) >= 1, prompts >= 1, samples >= 2, maxTokens >= 1, evalCount >= 1 else {
-            throw ValidationError(
-                "--steps, --prompts, --max-tokens and --eval-count must be positive and --samples at least 2 (the "
-                    + "group's mean is the baseline)"
-            )
-        }
+        try validateCount(steps ?? 1, "--steps", 1...10_000_000)
+        try validateCount(prompts, "--prompts", 1...4096)
+        // At least 2: the group's mean reward is each answer's baseline.
+        try validateCount(samples, "--samples", 2...1024)
+        try validateCount(maxTokens, "--max-tokens", 1...100_000)
+        try validateCount(evalCount, "--eval-count", 1...100_000)
         guard temperature > 0 else {
             throw ValidationError("--temperature must be positive: RL learns from varied samples")
         }

@@ -24,9 +24,10 @@ struct StageOptions: ParsableArguments {
     func validate() throws {
         try validateRate(lrScale, "--lr-scale", 0...100)
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
-        guard (steps ?? 1) >= 1, batchSize >= 1, lrScale > 0, perTask >= 1 else {
-            throw ValidationError("--steps, --batch-size, --lr-scale and --per-task must be positive")
-        }
+        guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
+        try validateCount(steps ?? 1, "--steps", 1...10_000_000)
+        try validateCount(batchSize, "--batch-size", 1...4096)
+        try validateCount(perTask, "--per-task", 1...1_000_000)
     }
 
     func trainOptions(stage: Stage, from: String, seqLen: Int, warmStart: Bool) -> PretrainOptions {

@@ -16,6 +16,8 @@ struct Download: ParsableCommand {
     @Option(help: "Where to save it (default: OUT/downloads/<the address's file name>).") var output: String?
     @Option(help: "Expected SHA-256 (64 hex digits); a different download is deleted.") var sha256: String?
     @Option(help: "Expected size in bytes; a different download is deleted.") var bytes: Int?
+    @Option(help: "Give up when the server sends nothing for this many seconds (or does not connect in them).")
+    var timeout: Double = 60
     @Flag(help: "The file is JSONL of {\"text\": ...}: also write one .txt document per line into a folder.")
     var jsonlText = false
     @Option(help: "Folder for --jsonl-text (default: FILE without its .jsonl extension, or FILE-text).") var textDir:
@@ -26,6 +28,9 @@ struct Download: ParsableCommand {
             throw ValidationError("--sha256 must be 64 hex digits, got '\(h)'")
         }
         if let n = bytes, n < 0 { throw ValidationError("--bytes must be 0 or more") }
+        guard timeout.isFinite && timeout >= 1 && timeout <= 86400 else {
+            throw ValidationError("--timeout must be between 1 and 86400 seconds, got \(timeout)")
+        }
     }
 
     func run() throws {
@@ -35,7 +40,7 @@ struct Download: ParsableCommand {
             var line = ProgressLine()
             var shown = 0.0
             let t0 = now()
-            let r = try download(url, to: file, expectedBytes: bytes, sha256: sha256) { done, total in
+            let r = try download(url, to: file, expectedBytes: bytes, sha256: sha256, timeout: timeout) { done, total in
                 guard now() - shown >= 0.25 else { return }
                 shown = now()
                 line.show(downloadStatus(done: done, total: total, seconds: now() - t0))

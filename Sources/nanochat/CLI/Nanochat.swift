@@ -31,10 +31,16 @@ struct RunOptions: ParsableArguments {
     }
 }
 
-/// Runs a command body, turning a UserError into a one-line message on stderr and exit status 1.
+/// Runs a command body, turning a UserError into a one-line message on stderr and exit status 1. Any other
+/// error (one from Foundation that no check turned into a UserError) gets the same one line, not a dump.
 func runReportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let e as UserError {
-        FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+        fputs("error: \(e.message)\n", stderr)
+        throw ExitCode(1)
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        fputs("error: \(error.localizedDescription)\n", stderr)
         throw ExitCode(1)
     }
 }

@@ -19,6 +19,8 @@ struct TokEval: ParsableCommand {
     @Option(help: "How many of the longest tokens to show.")
     var top: Int = 10
 
+    func validate() throws { try validateCount(top, "--top", 0...100_000) }
+
     func run() throws {
         try runReportingErrors {
             let dir = tokenizer ?? opts.tokenizerDir

@@ -4,9 +4,6 @@
 // are) become a folder of numbered .txt files, one document each, which Corpus.load reads in order.
 
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 struct DownloadResult {
     var bytes: Int
@@ -25,7 +22,9 @@ private final class DownloadSink {
     }
 
     func write(_ data: Data) throws {
-        try file.write(contentsOf: data)
+        do { try file.write(contentsOf: data) } catch {
+            throw UserError("cannot write the download: \(error.localizedDescription); check that the disk has space")
+        }
         hash.update(data)
         count += data.count
         progress?(count, total)
@@ -37,7 +36,7 @@ private final class DownloadSink {
 @discardableResult
 func download(
     _ address: String, to output: String, expectedBytes: Int? = nil, sha256 expectedHash: String? = nil,
-    progress: ((Int, Int?) -> Void)? = nil
+    timeout: Double = 60, progress: ((Int, Int?) -> Void)? = nil
 ) throws -> DownloadResult {
     guard let url = URL(string: address), let scheme = url.scheme?.lowercased(),
         ["http", "https", "file"].contains(scheme)
@@ -45,8 +44,7 @@ func download(
         throw UserError("cannot download '\(address)': give an http://, https:// or file:// address")
     }
     let partial = output + ".partial"
-    try FileManager.default.createDirectory(
-        at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
+    try makeFolder(URL(fileURLWithPath: output).deletingLastPathComponent().path)
     guard FileManager.default.createFile(atPath: partial, contents: nil),
         let handle = FileHandle(forWritingAtPath: partial)
     else {
@@ -55,7 +53,11 @@ func download(
     let sink = DownloadSink(file: handle, progress: progress)
     let t0 = now()
     do {
-        if scheme == "file" { try copyFile(url.path, into: sink) } else { try fetchHTTP(url, into: sink) }
+        if scheme == "file" {
+            try copyFile(url.path, into: sink)
+        } else {
+            try fetchHTTP(url, timeout: timeout, into: sink)
+        }
         try handle.close()
         let hash = hexString(sink.hash.finalize())
         if let n = expectedBytes, n != sink.count {
@@ -81,72 +83,87 @@ func download(
 
 /// file://: read in 1 MB chunks.
 private func copyFile(_ path: String, into sink: DownloadSink) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw UserError("cannot download file://\(path): it is a folder; give the address of a file")
+    }
     guard let input = FileHandle(forReadingAtPath: path) else {
         throw UserError("cannot download file://\(path): no such readable file")
     }
     defer { try? input.close() }
     sink.total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
-    while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty { try sink.write(chunk) }
-}
-
-/// http(s)://: URLSession with a delegate, so the body streams to disk instead of into memory.
-/// Unchecked Sendable: its state is touched only on the serial delegate queue, then by the caller after `done`.
-private final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let sink: DownloadSink
-    var status = 0, failure: Error?
-    let done = DispatchSemaphore(value: 0)
-    init(sink: DownloadSink) { self.sink = sink }
-
-    func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
-    ) {
-        status = (response as? HTTPURLResponse)?.statusCode ?? 200
-        if response.expectedContentLength >= 0 { sink.total = Int(response.expectedContentLength) }
-        completionHandler((200..<300).contains(status) ? .allow : .cancel)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard failure == nil else { return }
-        do { try sink.write(data) } catch {
-            failure = error
-            dataTask.cancel()
+    while true {
+        let chunk: Data?
+        do { chunk = try input.read(upToCount: 1 << 20) } catch {
+            throw UserError("cannot read \(path): \(error.localizedDescription)")
         }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if failure == nil { failure = error }
-        done.signal()
+        guard let chunk, !chunk.isEmpty else { break }
+        try sink.write(chunk)
     }
 }
 
-private func fetchHTTP(_ url: URL, into sink: DownloadSink) throws {
-    let fetch = HTTPFetch(sink: sink)
-    let config = URLSessionConfiguration.ephemeral
-    config.timeoutIntervalForRequest = 60  // seconds without any data
-    let queue = OperationQueue()
-    queue.maxConcurrentOperationCount = 1  // the sink sees the chunks one at a time, in order
-    let session = URLSession(configuration: config, delegate: fetch, delegateQueue: queue)
-    session.dataTask(with: url).resume()
-    fetch.done.wait()
-    session.invalidateAndCancel()
-    if !(200..<300).contains(fetch.status) && fetch.status != 0 {
+/// http(s)://: the `curl` program streams the body into a pipe that we read in 1 MB chunks. (Foundation's
+/// URLSession on Linux spins a core while it waits for a silent server; curl waits in poll.) Redirects are
+/// followed up to 5 times, only to http(s) and never from https down to http; a server that sends less than
+/// one byte a second for `timeout` seconds, or does not connect in that time, ends the download.
+private func fetchHTTP(_ url: URL, timeout: Double, into sink: DownloadSink) throws {
+    let address = url.absoluteString
+    guard let curl = findProgram("curl") else {
         throw UserError(
-            "\(url.absoluteString) answered HTTP \(fetch.status) "
-                + "(\(HTTPURLResponse.localizedString(forStatusCode: fetch.status))); check the address"
-        )
+            "cannot download \(address): http(s) downloads use the curl program, which is not installed "
+                + "(sudo apt-get install curl), or fetch the file yourself and give its file:// address")
     }
-    if let e = fetch.failure as? UserError { throw e }
-    if let e = fetch.failure {
+    let seconds = String(Int(timeout.rounded(.up)))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: curl)
+    process.arguments = [
+        "--silent", "--show-error", "--fail", "--location", "--max-redirs", "5",
+        "--proto", "=http,https", "--proto-redir", url.scheme == "https" ? "=https" : "=http,https",
+        "--connect-timeout", seconds, "--speed-limit", "1", "--speed-time", seconds, "--", address,
+    ]
+    let body = Pipe(), errors = Pipe()
+    process.standardOutput = body
+    process.standardError = errors
+    process.standardInput = FileHandle.nullDevice
+    do { try process.run() } catch { throw UserError("cannot run \(curl): \(error.localizedDescription)") }
+    do {
+        while let chunk = try body.fileHandleForReading.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try sink.write(chunk)
+        }
+    } catch {
+        process.terminate()
+        process.waitUntilExit()
+        throw error
+    }
+    let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let status = process.terminationStatus
+    guard status != 0 else { return }
+    // curl's own line, without its "curl: (N) " prefix.
+    let reason = said.split(separator: "\n").last.map { $0.replacingOccurrences(
+        of: #"^curl: \(\d+\) "#, with: "", options: .regularExpression) } ?? "curl exited with status \(status)"
+    switch status {
+    case 22:
+        let code = reason.split(separator: " ").last.map(String.init) ?? "?"
+        throw UserError("\(address) answered HTTP \(code); check the address")
+    case 28:
         throw UserError(
-            "cannot download \(url.absoluteString) (\(e.localizedDescription)); check the address and the network "
-                + "connection"
-        )
-    }
-    if let total = sink.total, total != sink.count {
+            "\(address) sent nothing for \(seconds) s (\(reason)); try again later, or wait longer with --timeout")
+    case 1, 47:
         throw UserError(
-            "\(url.absoluteString) announced \(total) bytes but the connection closed after \(sink.count); try again")
+            "cannot download \(address): \(reason) (redirects are followed only to http(s), at most 5 times, "
+                + "and never from https to http)")
+    case 18:
+        throw UserError("\(address): the connection closed early after \(sink.count) bytes (\(reason)); try again")
+    default:
+        throw UserError("cannot download \(address) (\(reason)); check the address and the network connection")
     }
+}
+
+/// The full path of `name` on $PATH, if it is there and executable.
+private func findProgram(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { $0 + "/" + name }.first { access($0, X_OK) == 0 }
 }
 
 /// "12.3 MB / 45.6 MB (27%) | 5.1 MB/s | 7s left", or without the total when the size is unknown.
@@ -179,7 +196,7 @@ func convertJSONLToText(_ jsonl: String, folder: String, valEvery: Int = 20) thr
     let partial = folder + ".partial"
     try? FileManager.default.removeItem(atPath: partial)
     for split in ["train", "val"] {
-        try FileManager.default.createDirectory(atPath: partial + "/" + split, withIntermediateDirectories: true)
+        try makeFolder(partial + "/" + split)
     }
     var docs = 0, valDocs = 0, bytes = 0, lineNo = 0, pending = Data()
     func take(_ line: Data) throws {
@@ -197,7 +214,10 @@ func convertJSONLToText(_ jsonl: String, folder: String, valEvery: Int = 20) thr
         bytes += data.count
         let split = docs % valEvery == 0 ? "val" : "train"
         if split == "val" { valDocs += 1 }
-        try data.write(to: URL(fileURLWithPath: partial + "/\(split)/" + String(format: "%08d.txt", docs)))
+        let file = partial + "/\(split)/" + String(format: "%08d.txt", docs)
+        guard FileManager.default.createFile(atPath: file, contents: data) else {
+            throw UserError("cannot write \(file): check that the disk has space")
+        }
     }
     do {
         while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {

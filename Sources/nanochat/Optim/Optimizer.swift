@@ -28,6 +28,14 @@ func validateRate(_ value: Float, _ flag: String, _ range: ClosedRange<Float>) t
     }
 }
 
+/// Checks a count given on the command line (steps, rows, samples, examples): a whole number in `range`.
+/// The upper ends are far above any sensible run; they stop 1e8 from reaching an allocation.
+func validateCount(_ value: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(flag) must be from \(range.lowerBound) to \(range.upperBound); got \(value)")
+    }
+}
+
 final class Optimizer {
     let model: GPT
     var hyper: OptimizerHyper

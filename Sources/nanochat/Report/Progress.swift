@@ -11,7 +11,8 @@ struct ProgressLine {
     /// Shows `text`; on a pipe, at most every `interval` seconds unless `force`.
     mutating func show(_ text: String, force: Bool = false, interval: Double = 10) {
         if isTTY {
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + text).utf8))
+            fputs("\r\u{1B}[K" + text, stdout)
+            fflush(stdout)
         } else if force || now() - lastPrint >= interval {
             print(text)
             fflush(stdout)
@@ -24,7 +25,7 @@ struct ProgressLine {
 
     /// Prints a full line above the live one.
     func log(_ text: String) {
-        if isTTY { FileHandle.standardOutput.write(Data(("\r\u{1B}[K").utf8)) }
+        if isTTY { fputs("\r\u{1B}[K", stdout) }
         print(text)
         fflush(stdout)
     }

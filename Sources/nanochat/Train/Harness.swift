@@ -27,11 +27,7 @@ final class StageLock {
     private let fd: Int32
 
     init(_ dir: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw UserError("cannot create \(dir): \(error.localizedDescription)")
-        }
+        try makeFolder(dir)
         let path = dir + "/.lock"
         let fd = open(path, O_RDWR | O_CREAT, 0o644)
         guard fd >= 0 else { throw UserError("cannot open \(path): \(String(cString: strerror(errno)))") }
@@ -131,11 +127,7 @@ final class StageHarness {
         self.quiet = quiet
         self.model = model
         self.step = step ?? 0
-        do {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        } catch {
-            throw UserError("cannot create \(outDir): \(error.localizedDescription)")
-        }
+        try makeFolder(outDir)
         log = try LogWriter(path: outDir + "/log.jsonl", fresh: step == nil, keepThrough: step)
     }
 

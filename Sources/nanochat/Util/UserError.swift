@@ -14,7 +14,7 @@ struct UserError: Error, CustomStringConvertible {
 func writeAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try makeFolder(dir.path)
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     do {
         try data.write(to: tmp)
@@ -30,6 +30,21 @@ func writeAtomically(_ data: Data, to path: String) throws {
             "cannot write \(path): \(error.localizedDescription). Check that the folder is writable and the disk "
                 + "has space."
         )
+    }
+}
+
+/// Creates the folder `path` and its parents (mkdir -p), with an error that says which one failed and why
+/// ("cannot create folder /proc/x: No such file or directory", "... a file of that name is in the way").
+func makeFolder(_ path: String) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+        if isDir.boolValue { return }
+        throw UserError("cannot create folder \(path): a file of that name is in the way")
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != path { try makeFolder(parent) }
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw UserError("cannot create folder \(path): \(String(cString: strerror(errno)))")
     }
 }
 
