@@ -46,18 +46,19 @@ preset() {
         MID=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
         SFT=(--steps 10 --batch-size 8 --per-task 100 --eval-every 10 --save-every 5)
         RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
+        DISTILL=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 35 minutes on 2 cores"; VOCAB=4096
-        BASE=(); MID=(); SFT=(); RL=()
+        BASE=(); MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
         BASE=(--depth 6 --seq-len 256 --batch-size 16 --steps 2000 --eval-every 250 --sample-every 500 --save-every 100)
         MID=(--steps 500); SFT=(--steps 600)
-        RL=(--steps 200)
+        RL=(--steps 200); DISTILL=(--steps 100)
         EVAL=(--count 200); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
@@ -118,7 +119,7 @@ speedrun() {
     check_room
     if [ $fresh = 1 ]; then
         say "--fresh: removing the stages in $OUT"
-        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/report"
+        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/report"
     fi
     # A JSONL corpus becomes a train/ + val/ folder once (every 20th document is held out).
     if [ -n "$corpus" ] && [ -f "$corpus" ] && [ ! -d "$OUT/corpus" ]; then
@@ -135,21 +136,23 @@ speedrun() {
     export NANOCHAT_OUT=$OUT
     say "nanochat speedrun, preset '$size': $EXPECT. Outputs in $OUT/. Ctrl-C stops a stage with a checkpoint; run again to continue."
     local start=$SECONDS
-    step tokenizer "stage 1/7: tokenizer: a $VOCAB-token BPE trained on $train" tok-train --input "$train" --vocab-size "$VOCAB"
-    step tok-eval "stage 1/7: tokenizer evaluation on $val" tok-eval --input "$val"
-    step base "stage 2/7: pretraining: ${BASE[*]:-the defaults}" base-train --train "$train" --val "$val" "${BASE[@]}" --resumable
-    step base-eval "stage 3/7: base model evaluation (val bpb, samples)" base-eval
-    step mid "stage 4/7: mid-training on corpus text mixed with conversations: ${MID[*]:-the defaults}" mid-train "${MID[@]}" --resumable
-    step sft "stage 5/7: supervised fine-tuning, assistant tokens only: ${SFT[*]:-the defaults}" chat-sft "${SFT[@]}" --resumable
-    step rl "stage 6/7: reinforcement learning on arithmetic: ${RL[*]:-the defaults}" chat-rl "${RL[@]}" --resumable
-    step eval-mid "stage 7/7: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
-    step eval-sft "stage 7/7: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
-    step eval-rl "stage 7/7: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"
+    step tokenizer "stage 1/8: tokenizer: a $VOCAB-token BPE trained on $train" tok-train --input "$train" --vocab-size "$VOCAB"
+    step tok-eval "stage 1/8: tokenizer evaluation on $val" tok-eval --input "$val"
+    step base "stage 2/8: pretraining: ${BASE[*]:-the defaults}" base-train --train "$train" --val "$val" "${BASE[@]}" --resumable
+    step base-eval "stage 3/8: base model evaluation (val bpb, samples)" base-eval
+    step mid "stage 4/8: mid-training on corpus text mixed with conversations: ${MID[*]:-the defaults}" mid-train "${MID[@]}" --resumable
+    step sft "stage 5/8: supervised fine-tuning, assistant tokens only: ${SFT[*]:-the defaults}" chat-sft "${SFT[@]}" --resumable
+    step rl "stage 6/8: reinforcement learning on arithmetic: ${RL[*]:-the defaults}" chat-rl "${RL[@]}" --resumable
+    step distill "stage 7/8: on-policy distillation: the RL model relearns spelling, counting and multiple choice from the SFT model: ${DISTILL[*]:-the defaults}" chat-distill --teacher sft --student rl --tasks spelling,counting,choice "${DISTILL[@]}" --resumable
+    step eval-mid "stage 8/8: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
+    step eval-sft "stage 8/8: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
+    step eval-rl "stage 8/8: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"
+    step eval-distill "stage 8/8: chat evaluation after distillation" chat-eval --source distill "${EVAL[@]}" "${PASSK[@]}"
     # What RL gained, beside its noise: pass@k sampled with a second seed, and greedy on more problems.
     local s
-    for s in sft rl; do
-        step eval-$s-seed2 "stage 7/7: arithmetic after ${s^^}, sampled with a second seed" chat-eval --source $s --tasks arithmetic "${EVAL[@]}" "${PASSK[@]}" --seed 2
-        step eval-$s-arith "stage 7/7: arithmetic after ${s^^}: ${ARITH[*]}" chat-eval --source $s --tasks arithmetic "${ARITH[@]}"
+    for s in sft rl distill; do
+        step eval-$s-seed2 "stage 8/8: arithmetic after ${s^^}, sampled with a second seed" chat-eval --source $s --tasks arithmetic "${EVAL[@]}" "${PASSK[@]}" --seed 2
+        step eval-$s-arith "stage 8/8: arithmetic after ${s^^}: ${ARITH[*]}" chat-eval --source $s --tasks arithmetic "${ARITH[@]}"
     done
     rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
     step report "report: $OUT/report/report.md" report

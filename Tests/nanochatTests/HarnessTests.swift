@@ -65,7 +65,7 @@ final class HarnessTests: XCTestCase {
         XCTAssertEqual(try checkpointDir(out: out, stage: nil, checkpoint: nil), out + "/sft")
         XCTAssertEqual(try checkpointDir(out: out, stage: .mid, checkpoint: nil), out + "/mid")
         XCTAssertEqual(try checkpointDir(out: out, stage: .mid, checkpoint: "/x"), "/x")
-        XCTAssertEqual(Stage.allCases.map(\.startsFrom), [nil, .base, .mid, .sft], "each stage starts from the one before")
+        XCTAssertEqual(Stage.allCases.map(\.startsFrom), [nil, .base, .mid, .sft, .rl], "each stage starts from the one before")
     }
 
     func testLogRecordsReadBackAsWritten() throws {

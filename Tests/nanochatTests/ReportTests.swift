@@ -83,10 +83,10 @@ final class ReportTests: XCTestCase {
         let lines = md.split(separator: "\n").map(String.init)
         func row(_ prefix: String) -> String? { lines.last { $0.hasPrefix(prefix) } }
         // Summary: one column per stage; mid never ran; sft has no log, so no bpb.
-        XCTAssertTrue(md.contains("| metric | BASE | MID | SFT | RL |"))
-        XCTAssertEqual(row("| arithmetic |"), "| arithmetic | 0.0% | - | 93.0% | 97.0% |")
-        XCTAssertEqual(row("| spelling |"), "| spelling | 10.0% | - | 37.0% | - |")
-        XCTAssertEqual(row("| val bpb |"), "| val bpb | 2.5000 | - | - | - |")
+        XCTAssertTrue(md.contains("| metric | BASE | MID | SFT | RL | DISTILL |"))
+        XCTAssertEqual(row("| arithmetic |"), "| arithmetic | 0.0% | - | 93.0% | 97.0% | - |")
+        XCTAssertEqual(row("| spelling |"), "| spelling | 10.0% | - | 37.0% | - | - |")
+        XCTAssertEqual(row("| val bpb |"), "| val bpb | 2.5000 | - | - | - | - |")
         XCTAssertTrue(md.contains("## Mid-training (mid)\n\n(stage not run)"), md)
         // Base figures: steps after the resume, the two runs' times added (4 s + 2 s), the last token count,
         // EMA of the losses 8, 7, 6, 5.5, 5 (the replaced step 4 is dropped), the last base-eval.
@@ -123,8 +123,8 @@ final class ReportTests: XCTestCase {
     func testEmptyRunFolder() throws {
         let out = Fixtures.tempDir("emptyreport")
         let md = try writeReport(out: out, codeRoot: out)
-        XCTAssertEqual(md.components(separatedBy: "(stage not run)").count - 1, 5, "tokenizer and four stages")
-        XCTAssertTrue(md.contains("| val bpb | - | - | - | - |"))
+        XCTAssertEqual(md.components(separatedBy: "(stage not run)").count - 1, 1 + Stage.allCases.count, "tokenizer and every stage")
+        XCTAssertTrue(md.contains("| val bpb | - | - | - | - | - |"))
         XCTAssertTrue(md.contains("(no Sources/"))
         XCTAssertTrue(md.contains("| git commit | unknown |"), "a temp folder is no git repository")
     }

@@ -23,6 +23,10 @@ struct ChatRL: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed for prompts and sampling.") var seed = d.seed
     @Option(help: "Checkpoint to start from.") var from: String?
+    @Option(help: "KL penalty β to a frozen reference (0 = none): β·KL(policy ‖ reference) joins the loss.")
+    var kl: Float = 0
+    @Option(help: "The reference for --kl (default: the checkpoint RL starts from, the SFT model).")
+    var reference: String?
     @Flag(help: "Continue from OUT/rl's last checkpoint.") var resume = false
     @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
 
@@ -37,6 +41,7 @@ struct ChatRL: ParsableCommand {
             throw ValidationError("--temperature must be positive: RL learns from varied samples")
         }
         try validateRate(lrScale, "--lr-scale", 0...100)
+        try validateRate(kl, "--kl", 0...1000)
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
     }
@@ -45,12 +50,7 @@ struct ChatRL: ParsableCommand {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
             var o = RLOptions()
-            o.steps = steps ?? ChatRL.d.steps
-            if resume && steps == nil,
-                let saved = try? Checkpoint.inspect(Stage.rl.dir(in: opts.out)).1["total_steps"].flatMap({ Int($0) })
-            {
-                o.steps = saved
-            }
+            o.steps = totalSteps(given: steps, default: ChatRL.d.steps, resume: resume, dir: Stage.rl.dir(in: opts.out))
             o.prompts = prompts
             o.samples = samples
             o.maxTokens = maxTokens
@@ -63,8 +63,11 @@ struct ChatRL: ParsableCommand {
             o.evalCount = evalCount
             o.saveEvery = saveEvery
             o.hyper = .scaled(by: lrScale)
+            o.kl = kl
+            o.reference = reference
             let r = try reinforce(
-                tokenizer: tok, words: try TaskWords.load(), from: from ?? Stage.rl.startsFrom!.dir(in: opts.out), outDir: Stage.rl.dir(in: opts.out),
+                tokenizer: tok, words: try TaskWords.load(), from: from ?? Stage.rl.startsFrom!.dir(in: opts.out),
+                outDir: Stage.rl.dir(in: opts.out),
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }

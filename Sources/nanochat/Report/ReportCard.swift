@@ -228,7 +228,11 @@ private func stageFigures(_ log: StageLog, stage: Stage, out: String) -> String 
     if let l = emaSmooth(loss).last { rows.append(("train loss (EMA 0.9, last step)", String(format: "%.4f", l))) }
     let reward = log.series(.reward).map(\.y)
     if let r = emaSmooth(reward).last { rows.append(("reward (EMA 0.9, last step)", String(format: "%.3f", r))) }
-    if let p = log.series(.pass1).last { rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y))) }
+    let kl = log.series(.kl).map(\.y)
+    if let k = emaSmooth(kl).last { rows.append(("KL (EMA 0.9, last step)", String(format: "%.4f", k))) }
+    if stage != .distill, let p = log.series(.pass1).last {
+        rows.append(("pass@1 (step \(Int(p.x)))", String(format: "%.3f", p.y)))
+    }
     if let v = log.series(.val_loss).last { rows.append(("val loss (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if let v = log.series(.val_bpb).last { rows.append(("val bpb (step \(Int(v.x)))", String(format: "%.4f", v.y))) }
     if stage == .base, let data = FileManager.default.contents(atPath: out + "/base/base_eval.json"),
@@ -242,20 +246,28 @@ private func stageFigures(_ log: StageLog, stage: Stage, out: String) -> String 
     return "| | |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |\n" }.joined() + "\n"
 }
 
-/// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, or RL's reward with pass@1.
+/// The stage's plot file name and SVG: train loss (raw and smoothed) with val loss, RL's reward with
+/// pass@1, or distillation's KL to the teacher.
 func stagePlot(_ log: StageLog, stage: Stage) -> (String, String) {
-    let rl = stage == .rl
-    let (key, name, evalKey, evalName): (LogFigure, String, LogFigure, String) =
-        rl ? (.reward, "reward", .pass1, "pass@1") : (.loss, "train loss", .val_loss, "val loss")
+    let (key, name, yLabel, file): (LogFigure, String, String, String) =
+        switch stage {
+        case .rl: (.reward, "reward", "reward", "reward-rl.svg")
+        case .distill: (.kl, "KL to the teacher", "nats/token", "kl-distill.svg")
+        default: (.loss, "train loss", "loss (nats/token)", "loss-\(stage.folder).svg")
+        }
     let raw = log.series(key)
-    var plot = SVGPlot(
-        title: "\(stage.title): \(key.rawValue)", xLabel: "step", yLabel: rl ? "reward" : "loss (nats/token)")
+    var plot = SVGPlot(title: "\(stage.title): \(key.rawValue)", xLabel: "step", yLabel: yLabel)
     plot.series = [
         .init(name: name, points: raw, color: "#9ecae1", width: 1),
         .init(
             name: name + " (EMA 0.9)", points: zip(raw, emaSmooth(raw.map(\.y))).map { ($0.x, $1) }, color: "#1f77b4",
             width: 2),
-        .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true),
     ]
-    return (rl ? "reward-rl.svg" : "loss-\(stage.folder).svg", plot.render())
+    if stage != .distill {  // (distillation's pass@1 is per task family: in its log)
+        let (evalKey, evalName): (LogFigure, String) = stage == .rl ? (.pass1, "pass@1") : (.val_loss, "val loss")
+        plot.series.append(
+            .init(name: evalName, points: log.series(evalKey), color: "#d62728", width: 1.5, dash: "5,3", markers: true)
+        )
+    }
+    return (file, plot.render())
 }

@@ -32,7 +32,8 @@ final class StageLock {
         let fd = open(path, O_RDWR | O_CREAT, 0o644)
         guard fd >= 0 else { throw UserError("cannot open \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
             close(fd)
             throw UserError(
                 "\(dir) is in use by another nanochat run (pid \(holder ?? "?")). Wait for it to finish, stop it, "
@@ -73,7 +74,9 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     }
     if start.fresh {
         // The old checkpoint's evaluations would read as the new one's in the report.
-        for stale in ["eval.jsonl", "base_eval.json"] { try? FileManager.default.removeItem(atPath: start.outDir + "/" + stale) }
+        for stale in ["eval.jsonl", "base_eval.json"] {
+            try? FileManager.default.removeItem(atPath: start.outDir + "/" + stale)
+        }
     }
     let source = start.resume ? start.outDir : start.from
     var config = fresh
@@ -99,6 +102,29 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
                 : "\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
     }
     return StageModel(model: model, optimizer: opt, lock: lock, meta: meta)
+}
+
+/// Opens a stage that starts from the checkpoint `from` (or resumes `outDir`) with its own optimizer, for
+/// batches of `rows`, and refuses a resume that has no steps left before `steps`.
+func openFromCheckpoint(
+    _ start: StageStart, steps: Int, tokenizer tok: Tokenizer
+) throws -> StageModel {
+    let source = start.resume ? start.outDir : start.from ?? start.outDir
+    let loaded = try openStage(start, fresh: try Checkpoint.inspect(source).0, tokenizer: tok)
+    guard !start.resume || steps > loaded.step else {
+        throw UserError(
+            "\(start.outDir) is at step \(loaded.step) already; to train further, resume with --steps above "
+                + "\(loaded.step)")
+    }
+    return loaded
+}
+
+/// The total steps of a resumed run: `--steps` when given, else the total saved in the checkpoint, else
+/// the default.
+func totalSteps(given: Int?, default d: Int, resume: Bool, dir: String) -> Int {
+    if let given { return given }
+    guard resume, let saved = try? Checkpoint.inspect(dir).1["total_steps"].flatMap({ Int($0) }) else { return d }
+    return saved
 }
 
 /// How often the loop evaluates and saves (0 = only at the end), and the test hook for Ctrl-C.

@@ -33,20 +33,31 @@ func checkpointDir(out: String, stage: Stage?, checkpoint: String?) throws -> St
 /// Loads OUT/tokenizer and the checkpoint (see `checkpointDir`) into a model for batches of `maxBatch` rows.
 func loadModel(out: String, stage: Stage? = nil, checkpoint: String? = nil, maxBatch: Int = 1) throws -> LoadedModel {
     let dir = try checkpointDir(out: out, stage: stage, checkpoint: checkpoint)
-    let (config, meta) = try Checkpoint.inspect(dir)
+    _ = try Checkpoint.inspect(dir)  // a missing checkpoint is the first thing to say
     let tok = try Tokenizer.load(from: out + "/tokenizer")
+    let (model, meta) = try loadCheckpoint(dir, tokenizer: tok, tokenizerDir: out + "/tokenizer", maxBatch: maxBatch)
+    return LoadedModel(model: model, tokenizer: tok, dir: dir, meta: meta)
+}
+
+/// A checkpoint made with `tok` (same vocab size and hash, else an error that says so) as a model for
+/// `maxBatch` rows, after checking that it fits in memory. Also the frozen models of a stage: a teacher,
+/// a reference.
+func loadCheckpoint(
+    _ dir: String, tokenizer tok: Tokenizer, tokenizerDir: String, maxBatch: Int
+) throws -> (GPT, [String: String]) {
+    let (config, meta) = try Checkpoint.inspect(dir)
     guard config.vocabSize == tok.vocabSize else {
         throw UserError(
-            "\(dir) was trained with a \(config.vocabSize)-token vocab but \(out)/tokenizer has \(tok.vocabSize); "
+            "\(dir) was trained with a \(config.vocabSize)-token vocab but \(tokenizerDir) has \(tok.vocabSize); "
                 + "use the tokenizer of the same run (--out)")
     }
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
         throw UserError(
-            "\(dir) was trained with another tokenizer than \(out)/tokenizer (hash \(meta["tokenizer_hash"]!), "
+            "\(dir) was trained with another tokenizer than \(tokenizerDir) (hash \(meta["tokenizer_hash"]!), "
                 + "now \(tok.hash)); use the tokenizer of the same run (--out)")
     }
     try GPT.checkFitsInMemory(config, maxBatch: maxBatch, training: false)
     let model = GPT(config: config, maxBatch: maxBatch)
     try Checkpoint.load(into: model, from: dir)
-    return LoadedModel(model: model, tokenizer: tok, dir: dir, meta: meta)
+    return (model, meta)
 }

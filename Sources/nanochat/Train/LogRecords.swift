@@ -26,6 +26,18 @@ struct RLStepRecord: LogRecord {
     var lr: Float?  // absent in logs written before it was recorded
     var tok_per_s: Int  // sampled tokens per second
     var time: Double
+    var kl: Double? = nil  // with --kl: the mean per-token KL estimate to the reference (k3)
+}
+
+/// One step of distillation: the mean per-token KL the stage minimises (on-policy: reverse KL, student
+/// to teacher, on the student's samples; off-policy: forward KL on the teacher's), the surrogate loss.
+struct DistillStepRecord: LogRecord {
+    var step: Int
+    var kl: Double
+    var loss: Float
+    var lr: Float
+    var tok_per_s: Int  // sampled tokens per second
+    var time: Double
 }
 
 /// Validation loss and bits per byte.
@@ -39,6 +51,7 @@ struct ValRecord: LogRecord {
 struct PassRecord: LogRecord {
     var step: Int
     var pass1: Double
+    var task: String? = nil  // absent: arithmetic (chat-rl's validation slice)
 }
 
 /// One line of a checkpoint folder's eval.jsonl: chat-eval's result on one task (it appends a block of
@@ -54,12 +67,14 @@ struct TaskResultRecord: Codable {
 
 /// A log line read back: whichever record kind it is (tried most specific first), or nil.
 enum LoggedRecord {
-    case train(TrainStepRecord), rl(RLStepRecord), val(ValRecord), pass(PassRecord)
+    case train(TrainStepRecord), rl(RLStepRecord), distill(DistillStepRecord), val(ValRecord), pass(PassRecord)
 
     init?(json line: Data) {
         let d = JSONDecoder()
         if let r = try? d.decode(RLStepRecord.self, from: line) {
             self = .rl(r)
+        } else if let r = try? d.decode(DistillStepRecord.self, from: line) {
+            self = .distill(r)
         } else if let r = try? d.decode(TrainStepRecord.self, from: line) {
             self = .train(r)
         } else if let r = try? d.decode(ValRecord.self, from: line) {
@@ -75,6 +90,7 @@ enum LoggedRecord {
         switch self {
         case .train(let r): return r.step
         case .rl(let r): return r.step
+        case .distill(let r): return r.step
         case .val(let r): return r.step
         case .pass(let r): return r.step
         }
@@ -83,13 +99,19 @@ enum LoggedRecord {
 
 /// The figures the report reads from a log, by name.
 enum LogFigure: String {
-    case loss, reward, lr, time, tokens, tok_per_s, val_loss, val_bpb, pass1
+    case loss, reward, kl, lr, time, tokens, tok_per_s, val_loss, val_bpb, pass1
 
     func value(of record: LoggedRecord) -> Double? {
         switch (self, record) {
         case (.loss, .train(let r)): return Double(r.loss)
         case (.loss, .rl(let r)): return Double(r.loss)
         case (.reward, .rl(let r)): return r.reward
+        case (.kl, .rl(let r)): return r.kl
+        case (.kl, .distill(let r)): return r.kl
+        case (.loss, .distill(let r)): return Double(r.loss)
+        case (.lr, .distill(let r)): return Double(r.lr)
+        case (.time, .distill(let r)): return r.time
+        case (.tok_per_s, .distill(let r)): return Double(r.tok_per_s)
         case (.lr, .train(let r)): return Double(r.lr)
         case (.lr, .rl(let r)): return r.lr.map(Double.init)
         case (.time, .train(let r)): return r.time

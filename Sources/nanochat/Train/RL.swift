@@ -28,6 +28,10 @@ struct RLOptions {
     var fresh = false  // replace a checkpoint already in the stage's folder
     var stopAfterStep: Int?  // tests: behave as if Ctrl-C came during this step
     var quiet = false
+    /// β of the KL penalty to a frozen reference (0 = none, as nanochat); see klPenalty.
+    var kl: Float = 0
+    /// The reference's checkpoint folder (nil = the checkpoint RL starts from, the SFT model).
+    var reference: String?
     /// The reward of an answer; nil = the arithmetic grader (1 right, 0 wrong). Tests set their own.
     var reward: ((TaskExample, String) -> Float)?
 }
@@ -48,48 +52,92 @@ func groupAdvantages(_ rewards: [Float]) -> [Float] {
     return rewards.map { $0 - mean }
 }
 
-/// A group as training rows: for each answer, inputs = prompt + answer (+ end) minus the last token,
-/// targets shifted by one, weight = the answer's advantage·scale where the target is a token the model
-/// sampled, 0 for prompt targets, forced tool-output targets and padding. Rows are padded to the longest.
+/// Sampled answers to one prompt as training rows (RL and distillation train on them alike): for each
+/// answer, inputs = prompt + answer (+ the end token if the model chose it) minus the last token, targets
+/// shifted by one; `mask` is true where the target is a token the model sampled, false for prompt targets,
+/// forced tool-output targets and padding. Rows are padded to the longest.
+struct SampledRows {
+    var inputs: [Int32] = [], targets: [Int32] = [], mask: [Bool] = []
+    var B = 0, T = 0
+
+    init(prompt: [Int], answers: [[GeneratedToken]], ended: [Bool], endToken: Int, pad: Int) {
+        let seqs = answers.indices.map { i -> [GeneratedToken] in
+            prompt.map { GeneratedToken(id: $0, forced: true) } + answers[i]
+                + (ended[i] ? [GeneratedToken(id: endToken, forced: false)] : [])
+        }
+        B = seqs.count
+        T = seqs.map { $0.count - 1 }.max() ?? 0
+        for s in seqs {
+            for t in 0..<T {
+                let has = t + 1 < s.count
+                inputs.append(Int32(t < s.count ? s[t].id : pad))
+                targets.append(Int32(has ? s[t + 1].id : pad))
+                // The prompt's tokens are marked forced above, so one test covers prompt and tool output.
+                mask.append(has && !s[t + 1].forced)
+            }
+        }
+    }
+
+    /// log p(target) of every position under `model` (one forward, no gradient).
+    func logProbs(_ model: GPT) -> [Float] { model.logProbs(inputs, targets, B: B, T: T) }
+}
+
+/// A group as training rows, weight = the answer's advantage·scale on the tokens it sampled, else 0.
 func rlRows(
     _ g: RLGroup, endToken: Int, pad: Int, scale: Float
 ) -> (inputs: [Int32], targets: [Int32], weights: [Float], T: Int) {
     let adv = groupAdvantages(g.rewards)
-    let seqs = g.answers.indices.map { i -> [GeneratedToken] in
-        g.prompt.map { GeneratedToken(id: $0, forced: true) } + g.answers[i]
-            + (g.ended[i] ? [GeneratedToken(id: endToken, forced: false)] : [])
+    let r = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
+    let weights = r.mask.indices.map { r.mask[$0] ? adv[$0 / max(1, r.T)] * scale : 0 }
+    return (r.inputs, r.targets, weights, r.T)
+}
+
+/// The KL penalty to a frozen reference (`chat-rl --kl BETA`), as GRPO writes it (DeepSeekMath, 2024):
+/// β·mean over the sampled tokens of k3 = exp(lr − lp) − (lr − lp) − 1, where lp and lr are the policy's
+/// and the reference's log-probs of the token: an estimate of KL(policy ‖ reference) that is never negative.
+/// Its gradient is β·(1 − exp(lr − lp))·∇lp per token, so it enters the shared weighted cross-entropy
+/// (loss = Σ w·(−log p)) as the per-token weight w = β·(exp(lr − lp) − 1), taken at the current weights.
+/// Returns those weights (0 off the mask) and the mean k3.
+func klPenalty(
+    policy: [Float], reference: [Float], mask: [Bool], beta: Float
+) -> (weights: [Float], kl: Double) {
+    var weights = [Float](repeating: 0, count: mask.count), sum = 0.0, n = 0
+    for i in mask.indices where mask[i] {
+        let d = reference[i] - policy[i]
+        weights[i] = beta * (exp(d) - 1)
+        sum += Double(exp(d) - d - 1)
+        n += 1
     }
-    let T = seqs.map { $0.count - 1 }.max() ?? 0
-    var inputs: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
-    for (i, s) in seqs.enumerated() {
-        for t in 0..<T {
-            let has = t + 1 < s.count
-            inputs.append(Int32(t < s.count ? s[t].id : pad))
-            targets.append(Int32(has ? s[t + 1].id : pad))
-            // The prompt's tokens are marked forced above, so one test covers prompt and tool output.
-            weights.append(has && !s[t + 1].forced ? adv[i] * scale : 0)
-        }
-    }
-    return (inputs, targets, weights, T)
+    return (weights, n == 0 ? 0 : sum / Double(n))
 }
 
 /// One policy-gradient update from a batch of groups: forward/backward per group (gradients add up),
 /// each group's loss scaled by 1/groups, then one optimizer step. Groups whose advantages are all zero
-/// are skipped. Returns the mean loss of the groups that trained.
+/// are skipped, unless a KL penalty to `reference` (β = `kl`) still has something to say about them.
+/// Returns the mean loss of the groups that trained and the mean per-token KL estimate (0 without one).
 @discardableResult
 func rlUpdate(
-    model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int, pad: Int, lrMultiplier: Float
-) -> Float {
+    model: GPT, optimizer: Optimizer, groups: [RLGroup], endToken: Int, pad: Int, lrMultiplier: Float,
+    reference: GPT? = nil, kl beta: Float = 0
+) -> (loss: Float, kl: Double) {
     model.zeroGrad()
-    var loss: Float = 0, trained = 0
-    for g in groups where groupAdvantages(g.rewards).contains(where: { $0 != 0 }) {
-        let r = rlRows(g, endToken: endToken, pad: pad, scale: 1 / Float(groups.count))
+    var loss: Float = 0, trained = 0, klSum = 0.0
+    let scale = 1 / Float(groups.count), penalised = reference != nil && beta > 0
+    for g in groups where penalised || groupAdvantages(g.rewards).contains(where: { $0 != 0 }) {
+        var r = rlRows(g, endToken: endToken, pad: pad, scale: scale)
+        if let reference, penalised {
+            let rows = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
+            let k = klPenalty(
+                policy: rows.logProbs(model), reference: rows.logProbs(reference), mask: rows.mask, beta: beta)
+            for i in r.weights.indices { r.weights[i] += k.weights[i] * scale }
+            klSum += k.kl
+        }
         loss += model.forward(r.inputs, r.targets, r.weights, B: g.answers.count, T: r.T)
         model.backward()
         trained += 1
     }
     if trained > 0 { optimizer.update(lrMultiplier: lrMultiplier, momentum: 0.95) }
-    return trained == 0 ? 0 : loss / Float(trained)
+    return (trained == 0 ? 0 : loss / Float(trained), penalised ? klSum / Double(groups.count) : 0)
 }
 
 /// Greedy accuracy of a model on a list of examples, through the Engine with the calculator.
@@ -126,26 +174,28 @@ func reinforce(
     let start = StageStart(
         outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, maxBatch: o.samples, seed: o.seed,
         hyper: o.hyper)
-    let loaded = try openStage(start, fresh: try Checkpoint.inspect(o.resume ? outDir : from).0, tokenizer: tok)
+    let loaded = try openFromCheckpoint(start, steps: o.steps, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
-    guard !o.resume || o.steps > loaded.step else {
-        throw UserError("\(outDir) is at step \(loaded.step) already; to train further, resume with --steps above \(loaded.step)")
-    }
     let h = try StageHarness(
         name: "chat-rl", outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
     let engine = Engine(model: model, tokenizer: tok, rows: o.samples)
+    let refDir = o.reference ?? from
+    let reference =
+        o.kl > 0
+        ? try loadCheckpoint(refDir, tokenizer: tok, tokenizerDir: "the tokenizer", maxBatch: o.samples).0 : nil
     let end = tok.id(.assistantEnd)
     let val = rlValidationSet(words, count: o.evalCount)
     h.say(
         "chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of "
             + "\(o.prompts) prompts "
-            + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)")
+            + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)"
+            + (o.kl > 0 ? ", KL penalty β \(o.kl) to \(refDir)" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl",
-                "seed": "\(o.seed)",
+                "seed": "\(o.seed)", "kl": "\(o.kl)",
             ])
     }
     var pass1: Double?
@@ -158,7 +208,7 @@ func reinforce(
 
     if h.step == 0 && o.evalEvery > 0 { try evaluate() }
     var rewardSum = 0.0, rewardCount = 0, smooth = 0.0
-    var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1
+    var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1, kl = 0.0
     let stopStatus = try h.run(
         more: { h.step < o.steps }, isLast: { h.step == o.steps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
@@ -189,8 +239,11 @@ func reinforce(
             }
             sampleTime = now() - t0
             lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
-            return rlUpdate(
-                model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
+            let r = rlUpdate(
+                model: model, optimizer: opt, groups: groups, endToken: end, pad: tok.bosId, lrMultiplier: lrm,
+                reference: reference, kl: o.kl)
+            kl = r.kl
+            return r.loss
         },
         after: { loss in
             let reward = Double(groups.reduce(0) { $0 + $1.rewards.reduce(0, +) }) / Double(o.prompts * o.samples)
@@ -199,7 +252,9 @@ func reinforce(
             smooth = rewardCount == 1 ? reward : 0.9 * smooth + 0.1 * reward
             let tps = Double(sampled) / sampleTime
             try h.log.write(
-                RLStepRecord(step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
+                RLStepRecord(
+                    step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed,
+                    kl: reference == nil ? nil : kl))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(rewardCount)
             let shown = pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-"

@@ -3,7 +3,7 @@
 // stages` (which run.sh prints) read this list: a new stage is one more case here.
 
 enum Stage: String, CaseIterable {
-    case base, mid, sft, rl
+    case base, mid, sft, rl, distill
 
     /// The stage's folder in the run directory (OUT/<folder>): checkpoint, log.jsonl, eval.jsonl.
     var folder: String { rawValue }
@@ -14,6 +14,7 @@ enum Stage: String, CaseIterable {
         case .mid: return "Mid-training"
         case .sft: return "Supervised fine-tuning"
         case .rl: return "Reinforcement learning"
+        case .distill: return "On-policy distillation"
         }
     }
 
@@ -24,6 +25,7 @@ enum Stage: String, CaseIterable {
         case .mid: return "mid-train"
         case .sft: return "chat-sft"
         case .rl: return "chat-rl"
+        case .distill: return "chat-distill"
         }
     }
 
@@ -34,6 +36,7 @@ enum Stage: String, CaseIterable {
         case .mid: return .base
         case .sft: return .mid
         case .rl: return .sft
+        case .distill: return .rl  // the student; the teacher is the SFT model
         }
     }
 
@@ -45,6 +48,7 @@ enum Stage: String, CaseIterable {
         case .mid: return 120
         case .sft: return 200
         case .rl: return 120
+        case .distill: return 60
         }
     }
 
