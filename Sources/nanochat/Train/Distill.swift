@@ -25,7 +25,7 @@ struct DistillOptions {
     var tasks: [(kind: TaskKind, weight: Double)] = [(.spelling, 1), (.counting, 1), (.choice, 1)]
     var prompts = 8  // prompts per step
     var samples = 4  // answers per prompt
-    var maxTokens = 48  // most sampled tokens per answer
+    var maxTokens = 96  // most sampled tokens per answer (chat-eval's: multiple-choice answers run past 48)
     var temperature: Float = 1  // 1 and top-k 0: the student's own distribution, whose KL is measured
     var topK = 0
     var clip: Float = 0  // |w| at most this (0 = no clipping)
@@ -124,6 +124,9 @@ func distill(
     tokenizer tok: Tokenizer, words: TaskWords, student: String, teacher: String, outDir: String,
     options o: DistillOptions
 ) throws -> DistillResult {
+    guard !o.tasks.isEmpty, o.tasks.allSatisfy({ $0.weight > 0 && $0.weight.isFinite }) else {
+        throw UserError("distillation needs at least one prompt family, each with a positive weight (--tasks)")
+    }
     // Both checkpoints must come from this tokenizer: the weights compare log-probs of the same token ids.
     let teacherMeta = try Checkpoint.inspect(teacher).1, studentMeta = try Checkpoint.inspect(student).1
     if let a = teacherMeta["tokenizer_hash"], let b = studentMeta["tokenizer_hash"], a != b {
@@ -201,7 +204,8 @@ func distill(
             done += 1
             let tps = Double(sampled) / max(sampleTime, 1e-9)
             try h.log.write(
-                DistillStepRecord(step: h.step, kl: kl, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed))
+                DistillStepRecord(
+                    step: h.step, kl: kl, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed, sampled: sampled))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(done)
             h.progress.show(

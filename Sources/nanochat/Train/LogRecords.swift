@@ -27,6 +27,7 @@ struct RLStepRecord: LogRecord {
     var tok_per_s: Int  // sampled tokens per second
     var time: Double
     var kl: Double? = nil  // with --kl: the mean per-token KL estimate to the reference (k3)
+    var sampled: Int? = nil  // tokens sampled this step (absent in older logs)
 }
 
 /// One step of distillation: the mean per-token KL the stage minimises (on-policy: reverse KL, student
@@ -38,6 +39,7 @@ struct DistillStepRecord: LogRecord {
     var lr: Float
     var tok_per_s: Int  // sampled tokens per second
     var time: Double
+    var sampled: Int  // tokens sampled this step (by the student, or by the teacher off-policy)
 }
 
 /// Validation loss and bits per byte.

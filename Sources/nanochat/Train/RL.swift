@@ -254,7 +254,7 @@ func reinforce(
             try h.log.write(
                 RLStepRecord(
                     step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed,
-                    kl: reference == nil ? nil : kl))
+                    kl: reference == nil ? nil : kl, sampled: sampled))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(rewardCount)
             let shown = pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-"
