@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
 #   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
-#                     the speedrun (default preset: about 35 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
+#                     the speedrun (default preset: about 45 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
@@ -50,7 +50,7 @@ preset() {
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
-        EXPECT="about 35 minutes on 2 cores"; VOCAB=4096
+        EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
         BASE=(); MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
         DISK_MB=400 ;;
