@@ -86,10 +86,14 @@ struct SampledRows {
 func rlRows(
     _ g: RLGroup, endToken: Int, pad: Int, scale: Float
 ) -> (inputs: [Int32], targets: [Int32], weights: [Float], T: Int) {
-    let adv = groupAdvantages(g.rewards)
     let r = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
-    let weights = r.mask.indices.map { r.mask[$0] ? adv[$0 / max(1, r.T)] * scale : 0 }
-    return (r.inputs, r.targets, weights, r.T)
+    return (r.inputs, r.targets, advantageWeights(r, rewards: g.rewards, scale: scale), r.T)
+}
+
+/// Each answer's advantage·scale on the tokens it sampled (`mask`), 0 elsewhere.
+func advantageWeights(_ r: SampledRows, rewards: [Float], scale: Float) -> [Float] {
+    let adv = groupAdvantages(rewards)
+    return r.mask.indices.map { r.mask[$0] ? adv[$0 / max(1, r.T)] * scale : 0 }
 }
 
 /// The KL penalty to a frozen reference (`chat-rl --kl BETA`), as GRPO writes it (DeepSeekMath, 2024):
@@ -124,15 +128,15 @@ func rlUpdate(
     var loss: Float = 0, trained = 0, klSum = 0.0
     let scale = 1 / Float(groups.count), penalised = reference != nil && beta > 0
     for g in groups where penalised || groupAdvantages(g.rewards).contains(where: { $0 != 0 }) {
-        var r = rlRows(g, endToken: endToken, pad: pad, scale: scale)
+        let rows = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
+        var weights = advantageWeights(rows, rewards: g.rewards, scale: scale)
         if let reference, penalised {
-            let rows = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
             let k = klPenalty(
                 policy: rows.logProbs(model), reference: rows.logProbs(reference), mask: rows.mask, beta: beta)
-            for i in r.weights.indices { r.weights[i] += k.weights[i] * scale }
+            for i in weights.indices { weights[i] += k.weights[i] * scale }
             klSum += k.kl
         }
-        loss += model.forward(r.inputs, r.targets, r.weights, B: g.answers.count, T: r.T)
+        loss += model.forward(rows.inputs, rows.targets, weights, B: rows.B, T: rows.T)
         model.backward()
         trained += 1
     }
