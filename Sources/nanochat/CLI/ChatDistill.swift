@@ -24,6 +24,11 @@ struct ChatDistill: ParsableCommand {
     @Option(help: "Clip each token's weight to ±this (0 = no clipping).") var clip = d.clip
     @Flag(help: "Off-policy: the teacher samples and the student learns its answers (SFT on teacher samples).")
     var offPolicy = false
+    @Flag(
+        help:
+            "Train on the exact reverse KL over the whole vocabulary at each sampled position, not the sampled token's log-ratio."
+    )
+    var exactKL = false
     @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).")
     var lrScale = RLOptions.lrScale
     @Option(help: "Greedy pass@1 on each family's validation slice every N steps (0 = never).")
@@ -66,6 +71,10 @@ struct ChatDistill: ParsableCommand {
         try validateRate(lrScale, "--lr-scale", 0...100)
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
+        guard !(exactKL && offPolicy) else {
+            throw ValidationError(
+                "--exact-kl is on-policy (the student's own positions); drop --off-policy or --exact-kl")
+        }
     }
 
     func run() throws {
@@ -82,6 +91,7 @@ struct ChatDistill: ParsableCommand {
             o.topK = topK
             o.clip = clip
             o.offPolicy = offPolicy
+            o.exact = exactKL
             o.hyper = .scaled(by: lrScale)
             o.seed = seed
             o.evalEvery = evalEvery

@@ -86,16 +86,36 @@ func passAtK(correct: [Int], n: Int) -> [Double] {
     }
 }
 
-/// Samples `n` answers per arithmetic test problem and returns how many of each were right.
+/// Samples `n` answers per arithmetic test problem (temperature 1, top-k 50); returns each problem's answers
+/// and which of them were right.
 func sampleArithmetic(
     model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64
-) throws -> [Int] {
+) throws -> [(answers: [[GeneratedToken]], right: [Bool])] {
     let engine = Engine(model: model, tokenizer: tok, rows: n)
     return try tests.enumerated().map { i, ex in
         let prompt = try ex.prompt(tok)
         let opts = SamplingOptions(temperature: 1, topK: 50, seed: seed &+ UInt64(i), maxTokens: maxTokens)
-        return engine.generateBatch(prompt: prompt, samples: n, options: opts)
-            .filter { grade(ex, response: answerText(tok, $0)) }.count
+        let answers = engine.generateBatch(prompt: prompt, samples: n, options: opts)
+        return (answers, answers.map { grade(ex, response: answerText(tok, $0)) })
+    }
+}
+
+/// Best-of-N (the reward model at inference time): of each problem's sampled answers, the one the reward
+/// model scores highest, rendered as reward-train saw its pairs (the question, then the answer as message
+/// parts). Returns, per problem, whether that answer was right.
+func bestOfN(
+    rewardModel: GPT, tok: Tokenizer, tests: [TaskExample], samples: [(answers: [[GeneratedToken]], right: [Bool])]
+) throws -> [Bool] {
+    try zip(tests, samples).map { ex, s in
+        let scores = try s.answers.map { a -> Float in
+            let conv = Conversation(messages: [
+                ex.conversation.messages[0], Message(.assistant, parts: tok.messageParts(a.map(\.id))),
+            ])
+            let ids = try tok.renderConversation(conv, maxTokens: rewardModel.config.sequenceLen).ids
+            rewardModel.forward(ids.map { Int32($0) }, nil, B: 1, T: ids.count)
+            return rewardModel.rewards(at: [ids.count - 1])[0]
+        }
+        return s.right[scores.indices.max { scores[$0] < scores[$1] }!]
     }
 }
 
@@ -118,6 +138,10 @@ struct ChatEval: ParsableCommand {
     @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50); print pass@1..k.")
     var passK = 0
     @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
+    @Option(help: "With --reward-model: also answer each arithmetic problem with the best of this many samples.")
+    var bestOf = 0
+    @Option(help: "Reward model folder (reward-train's) that picks the best of --best-of samples.")
+    var rewardModel: String?
     @Option(help: "Print up to N wrong answers per task, to see what the model gets wrong.") var showWrong = 0
     @Option(help: "Comma-separated tasks to evaluate (arithmetic, spelling, counting, choice), or all.")
     var tasks = "all"
@@ -140,12 +164,16 @@ struct ChatEval: ParsableCommand {
                     + TaskKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard (0...64).contains(passK) else { throw ValidationError("--pass-k must be between 0 and 64") }
+        guard (0...64).contains(bestOf) else { throw ValidationError("--best-of must be between 0 and 64") }
+        guard (bestOf > 0) == (rewardModel != nil) else {
+            throw ValidationError("--best-of N and --reward-model DIR go together: give both or neither")
+        }
     }
 
     func run() throws {
         try runReportingErrors {
             let loaded = try loadModel(
-                out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK))
+                out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK, bestOf))
             let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
             let t0 = now()
             let rows = try evaluateTasks(
@@ -169,7 +197,8 @@ struct ChatEval: ParsableCommand {
             if passK > 0 {
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
                 let right = try sampleArithmetic(
-                    model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed)
+                    model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed
+                ).map { $0.right.filter { $0 }.count }
                 let p = passAtK(correct: right, n: passK)
                 print(
                     "arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): "
@@ -186,6 +215,32 @@ struct ChatEval: ParsableCommand {
                     TaskResultRecord(
                         source: source, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
                         total: tests.count))
+            }
+            if let rewardModel {
+                let (rm, _) = try loadCheckpoint(
+                    rewardModel, tokenizer: tok, tokenizerDir: opts.tokenizerDir, maxBatch: 1)
+                guard rm.config.scoreHead else {
+                    throw UserError(
+                        "\(rewardModel) is a language model, not a reward model (train one with reward-train)")
+                }
+                let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
+                let samples = try sampleArithmetic(
+                    model: model, tok: tok, tests: tests, n: bestOf, maxTokens: maxTokens, seed: seed)
+                let best = try bestOfN(rewardModel: rm, tok: tok, tests: tests, samples: samples)
+                let right = samples.map { $0.right.filter { $0 }.count }
+                let p = passAtK(correct: right, n: bestOf)
+                let chosen = best.filter { $0 }.count
+                print(
+                    String(
+                        format:
+                            "arithmetic, best of %d samples (temperature 1, top-k 50, seed %llu) by the reward model "
+                            + "%@: %.1f%% (%d/%d); from the same samples pass@1 %.1f%%, pass@%d (an oracle picking) %.1f%%",
+                        bestOf, seed, rewardModel, 100 * Double(chosen) / Double(tests.count), chosen, tests.count,
+                        100 * p[0], bestOf, 100 * p[bestOf - 1]))
+                log.append(
+                    TaskResultRecord(
+                        source: source, task: "arithmetic best-of-\(bestOf)", correct: chosen, total: tests.count,
+                        seed: seed))
             }
             for r in rows where showWrong > 0 && !r.wrong.isEmpty {
                 print("\n\(r.task): \(min(showWrong, r.wrong.count)) of \(r.wrong.count) wrong answers")

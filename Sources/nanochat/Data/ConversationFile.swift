@@ -7,22 +7,28 @@ import Foundation
 enum ConversationFile {
     /// Parses JSONL text; `name` is used in error messages.
     static func parse(_ text: String, name: String) throws -> [Conversation] {
-        var out: [Conversation] = []
-        // "\r\n" is one Character in Swift: split on it too, so files with Windows line ends load.
-        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .enumerated()
-        {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            out.append(try parseLine(trimmed, where: "\(name) line \(k + 1)"))
-        }
-        return out
+        try lines(text).map { try parseLine($0.text, where: "\(name) line \($0.number)") }
+    }
+
+    /// The non-blank lines of a JSONL text with their 1-based line numbers. "\r\n" is one Character in
+    /// Swift: it is split on too, so files with Windows line ends load.
+    static func lines(_ text: String) -> [(number: Int, text: String)] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .enumerated().compactMap { k, line in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return trimmed.isEmpty ? nil : (k + 1, trimmed)
+            }
+    }
+
+    /// A file's UTF-8 text, or an error that names it.
+    static func text(_ path: String, what: String) throws -> String {
+        let data = try readFile(path, what: what)
+        guard let text = String(data: data, encoding: .utf8) else { throw UserError("\(path) is not UTF-8 text") }
+        return text
     }
 
     static func load(_ path: String) throws -> [Conversation] {
-        let data = try readFile(path, what: "conversation file")
-        guard let text = String(data: data, encoding: .utf8) else { throw UserError("\(path) is not UTF-8 text") }
-        return try parse(text, name: path)
+        try parse(try text(path, what: "conversation file"), name: path)
     }
 
     static func parseLine(_ line: String, where w: String) throws -> Conversation {
@@ -32,6 +38,12 @@ enum ConversationFile {
         guard let raw = obj["messages"] as? [[String: Any]], !raw.isEmpty else {
             throw UserError("\(w): needs a non-empty \"messages\" list of {\"role\", \"content\"} objects")
         }
+        return Conversation(messages: try messages(raw, where: w))
+    }
+
+    /// A list of {"role", "content"} objects as messages, checked: known roles, content a string (or, for the
+    /// assistant, a list of parts), nothing empty, roles alternating from the user (after an optional system).
+    static func messages(_ raw: [[String: Any]], where w: String) throws -> [Message] {
         var messages: [Message] = []
         for (i, m) in raw.enumerated() {
             let at = "\(w), message \(i + 1)"
@@ -68,19 +80,23 @@ enum ConversationFile {
                     + "\(i + (messages.count - body.count) + 1) is \(m.role.rawValue))"
             )
         }
-        return Conversation(messages: messages)
+        return messages
     }
 
-    /// One conversation as a JSONL line (parts written as a list only when there is more than plain text).
-    static func line(_ c: Conversation) throws -> String {
-        let msgs: [[String: Any]] = c.messages.map { m in
+    /// Messages as the JSON objects of a JSONL line (parts written as a list only when there is more than text).
+    static func objects(_ messages: [Message]) -> [[String: Any]] {
+        messages.map { m in
             if m.parts.count == 1 && m.parts[0].type == .text {
                 return ["role": m.role.rawValue, "content": m.parts[0].text]
             }
             return ["role": m.role.rawValue, "content": m.parts.map { ["type": $0.type.rawValue, "text": $0.text] }]
         }
+    }
+
+    /// One conversation as a JSONL line (parts written as a list only when there is more than plain text).
+    static func line(_ c: Conversation) throws -> String {
         let data = try JSONSerialization.data(
-            withJSONObject: ["messages": msgs], options: [.sortedKeys, .withoutEscapingSlashes])
+            withJSONObject: ["messages": objects(c.messages)], options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 }

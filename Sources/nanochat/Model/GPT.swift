@@ -46,6 +46,7 @@ func parameterTable(_ c: GPTConfig) -> [ParamTensor] {
         add("transformer.h.\(l).mlp.c_proj.weight", c.nEmbd, 4 * c.nEmbd)
     }
     add("lm_head.weight", c.vocabSize, c.nEmbd)
+    if c.scoreHead { add("score.weight", 1, c.nEmbd) }
     return table
 }
 
@@ -64,6 +65,7 @@ final class GPT {
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>
     let wte: Int, lmHead: Int
+    let score: Int?  // the reward model's head (config.scoreHead)
     let blocks: [BlockWeights]
 
     // Activations: one slab, carved once for (maxBatch, sequenceLen).
@@ -76,7 +78,7 @@ final class GPT {
     // The batch of the last forward, kept for backward.
     private let inputs, targets: UnsafeMutablePointer<Int32>
     private let weights: UnsafeMutablePointer<Float>
-    private var hasWeights = false, hasTargets = false
+    private var hasWeights = false, hasTargets = false, lastForwardCached = false
     private(set) var B = 0, T = 0
     /// Seconds spent per kind of kernel, when profiling is on (bench). nil = off, no cost.
     var profile: KernelProfile?
@@ -93,6 +95,7 @@ final class GPT {
         let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.offset) })
         wte = byName["transformer.wte.weight"]!
         lmHead = byName["lm_head.weight"]!
+        score = byName["score.weight"]
         blocks = (0..<config.nLayer).map { l in
             let p = "transformer.h.\(l)."
             return BlockWeights(
@@ -185,8 +188,9 @@ final class GPT {
         let needed = 4 * (params + activations), have = Double(ProcessInfo.processInfo.physicalMemory)
         guard needed <= 0.9 * have else {
             throw UserError(
-                String(format: "this model needs about %.1f GB of memory (%@, %d rows) and the machine has %.1f GB; ",
-                       needed / 1e9, config.description, maxBatch, have / 1e9)
+                String(
+                    format: "this model needs about %.1f GB of memory (%@, %d rows) and the machine has %.1f GB; ",
+                    needed / 1e9, config.description, maxBatch, have / 1e9)
                     + "use a smaller --batch-size, --seq-len or --depth")
         }
     }
@@ -201,7 +205,7 @@ final class GPT {
                 for i in 0..<t.count { p[i] = rng.normal() }
             } else if t.name == "lm_head.weight" {
                 for i in 0..<t.count { p[i] = 0.001 * rng.normal() }
-            } else if t.name.hasSuffix("c_proj.weight") {
+            } else if t.name.hasSuffix("c_proj.weight") || t.name == "score.weight" {
                 p.update(repeating: 0, count: t.count)
             } else {
                 for i in 0..<t.count { p[i] = (2 * rng.uniform() - 1) * s }
@@ -277,6 +281,7 @@ final class GPT {
         inputs.update(from: inp, count: N)
         for n in 0..<N { precondition(inp[n] >= 0 && Int(inp[n]) < V, "input token \(inp[n]) outside the vocab") }
         hasTargets = tgt != nil
+        lastForwardCached = cache != nil
         hasWeights = w != nil
         if let tgt { targets.update(from: tgt, count: N) }
         if let w { weights.update(from: w, count: N) }
@@ -360,15 +365,80 @@ final class GPT {
     /// Adds the gradient of the last forward's loss into `grads`. The last forward must have had targets.
     func backward() {
         precondition(hasTargets, "backward() needs a forward with targets")
-        let B = self.B, T = self.T, N = B * T, C = config.nEmbd, KC = config.kvDim
-        let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, V = config.vocabSize
-        let P = params
-
+        let N = B * T, V = config.vocabSize
         timed(.crossEntropy) {
             softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V)
         }
+        backwardFromLogits()
+    }
+
+    /// Backward for Σ_n w_n·(−log p(target_n)), with weights chosen after the forward (DPO's depend on the
+    /// forward's log-probs): the forward must have had a nonzero weight wherever `w` has one.
+    func backward(tokenWeights w: [Float]) {
+        precondition(hasTargets && w.count == B * T, "backward(tokenWeights:) needs the forward's targets")
+        // softcapCrossEntropyBackward divides by the count of nonzero weights: multiply it back in.
+        let count = Float(w.reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
+        for n in 0..<(B * T) {
+            precondition(w[n] == 0 || !hasWeights || weights[n] != 0, "a weighted position the forward skipped")
+            weights[n] = w[n] * count
+        }
+        hasWeights = true
+        backward()
+    }
+
+    /// Backward for a loss of the logits other than cross-entropy (distillation's exact KL): `fill` gets the
+    /// last forward's capped logits, (B·T, V), and must overwrite them with the loss's gradient with respect
+    /// to the raw (uncapped) logits; the rest of the backward then adds the gradient into `grads`.
+    func backward(logitGradient fill: (UnsafeMutablePointer<Float>) -> Void) {
+        precondition(!lastForwardCached, "a cached forward keeps no activations for backward")
+        timed(.crossEntropy) { fill(logits) }
+        backwardFromLogits()
+    }
+
+    /// The reward model's scalar at each position given (flat indices b·T + t into the last forward's batch):
+    /// r = score · h, h the final normed hidden state there (the last token of an answer, for a reward).
+    func rewards(at positions: [Int]) -> [Float] {
+        guard let score else { preconditionFailure("rewards(at:) needs a model with a score head") }
+        let C = config.nEmbd
+        return positions.map { n in
+            precondition(n >= 0 && n < B * T, "position \(n) outside the last batch")
+            var r: Float = 0
+            for c in 0..<C { r += params[score + c] * lnf[n * C + c] }
+            return r
+        }
+    }
+
+    /// Backward for a loss of the rewards: adds d(loss)/d(reward) · ∇reward for each (position, gradient)
+    /// into `grads` (score.weight gets g·h; the hidden state gets g·score, then the usual backward).
+    func backward(rewardGradients: [(position: Int, gradient: Float)]) {
+        guard let score else { preconditionFailure("backward(rewardGradients:) needs a model with a score head") }
+        precondition(!lastForwardCached, "a cached forward keeps no activations for backward")
+        let N = B * T, C = config.nEmbd
         dln.update(repeating: 0, count: N * C)
-        timed(.matmul) { linearBackward(dln, grad(lmHead), logits, lnf, P + lmHead, N, C, V) }
+        for (n, g) in rewardGradients {
+            precondition(n >= 0 && n < N, "position \(n) outside the last batch")
+            for c in 0..<C {
+                if let ds = grad(score) { ds[c] += g * lnf[n * C + c] }
+                dln[n * C + c] += g * params[score + c]
+            }
+        }
+        backwardFromFinalNorm()
+    }
+
+    /// The backward from d(raw logits), held in `logits`, down to the embedding.
+    private func backwardFromLogits() {
+        let N = B * T, C = config.nEmbd, V = config.vocabSize
+        dln.update(repeating: 0, count: N * C)
+        timed(.matmul) { linearBackward(dln, grad(lmHead), logits, lnf, params + lmHead, N, C, V) }
+        backwardFromFinalNorm()
+    }
+
+    /// The backward from d(final normed hidden state), held in `dln`, down to the embedding.
+    private func backwardFromFinalNorm() {
+        let B = self.B, T = self.T, N = B * T, C = config.nEmbd, KC = config.kvDim
+        let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim
+        let P = params
+
         dres.update(repeating: 0, count: N * C)
         timed(.rmsnorm) { rmsNormBackward(dres, dln, lnf, rstdf, N, C) }
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {

@@ -8,6 +8,9 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     var nHead = 4  // query heads
     var nKvHead = 4  // key/value heads (< nHead: grouped-query attention; 1: multi-query)
     var nEmbd = 256  // C: width of the residual stream
+    /// A reward model (Train/Reward.swift): one more tensor, `score.weight` (1, C), reads a scalar off the
+    /// final normed hidden state, as a sequence-classification head does. Saved as metadata score_head = 1.
+    var scoreHead = false
 
     enum CodingKeys: String, CodingKey {
         case sequenceLen = "sequence_len", vocabSize = "vocab_size", nLayer = "n_layer"
@@ -48,13 +51,13 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
 
     /// Parameters in matmuls (everything but the embedding table): nanochat's N for FLOPs.
     var matmulParams: Int { nLayer * (nEmbd * nEmbd * 2 + 2 * nEmbd * kvDim + 8 * nEmbd * nEmbd) + vocabSize * nEmbd }
-    var numParams: Int { matmulParams + vocabSize * nEmbd }
+    var numParams: Int { matmulParams + vocabSize * nEmbd + (scoreHead ? nEmbd : 0) }
 
     /// Training FLOPs per token, as nanochat estimates: 6·N_matmul + 12·L·C·T (attention's QK and AV).
     var flopsPerToken: Double { 6 * Double(matmulParams) + 12 * Double(nLayer * nEmbd * sequenceLen) }
 
     var description: String {
         "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq "
-            + "\(sequenceLen)"
+            + "\(sequenceLen)" + (scoreHead ? ", score head" : "")
     }
 }

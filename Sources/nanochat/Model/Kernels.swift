@@ -356,3 +356,77 @@ func softcapCrossEntropyBackward(
         }
     }
 }
+
+/// The largest entry of a row.
+@inline(__always)
+func rowMax(_ z: UnsafePointer<Float>, _ V: Int) -> Float {
+    var vmax = F8(repeating: -.infinity)
+    var v = 0
+    while v + 8 <= V {
+        vmax = pointwiseMax(vmax, load8(z + v))
+        v += 8
+    }
+    var mx = vmax.max()
+    while v < V {
+        mx = max(mx, z[v])
+        v += 1
+    }
+    return mx
+}
+
+/// Exact reverse KL over the whole vocabulary, per weighted position (chat-distill --exact-kl):
+/// KL_n = Σ_v p(v)·(log p(v) − log q(v)), p the model's softmax of its capped logits c, q the teacher's.
+/// In place, the model's capped logits become the gradient of Σ_n w_n·KL_n with respect to its raw logits:
+/// dKL/dc_v = p(v)·(log p(v) − log q(v) − KL), times the softcap's derivative 1 − (c/cap)². Rows with
+/// w = 0 get zero. Returns Σ_n w_n·KL_n and writes each KL_n (0 where w = 0) into `kl`.
+func reverseKLBackward(
+    _ logits: UnsafeMutablePointer<Float>,  // (N, V) the model's capped logits in, d(raw logits) out
+    _ teacher: UnsafePointer<Float>,  // (N, V) the teacher's capped logits, same positions
+    _ weights: UnsafePointer<Float>,  // (N,)
+    _ kl: UnsafeMutablePointer<Float>,  // (N,) out
+    _ N: Int, _ V: Int
+) -> Float {
+    let cap = logitSoftcap
+    parallelRanges(N, minChunk: 8) { n0, n1 in
+        for n in n0..<n1 {
+            let z = logits + n * V, t = teacher + n * V, w = weights[n]
+            kl[n] = 0
+            if w == 0 {
+                z.update(repeating: 0, count: V)
+                continue
+            }
+            let mz = rowMax(z, V), mt = rowMax(t, V)
+            let lz = mz + logf(sumExp(z, V, mz)), lt = mt + logf(sumExp(t, V, mt))
+            // d_v = log p(v) − log q(v) = (c_v − lz) − (t_v − lt); KL = Σ p·d.
+            let shift = F8(repeating: lt - lz), vlz = F8(repeating: lz)
+            var acc = F8(repeating: 0)
+            var v = 0
+            while v + 8 <= V {
+                let c = load8(z + v)
+                acc += exp8(c - vlz) * (c - load8(t + v) + shift)
+                v += 8
+            }
+            var k = acc.sum()
+            while v < V {
+                k += expf(z[v] - lz) * (z[v] - t[v] + lt - lz)
+                v += 1
+            }
+            kl[n] = k
+            let vw = F8(repeating: w), vk = F8(repeating: k), inv = F8(repeating: 1 / cap)
+            v = 0
+            while v + 8 <= V {
+                let c = load8(z + v), u = c * inv
+                store8(z + v, vw * exp8(c - vlz) * (c - load8(t + v) + shift - vk) * (1 - u * u))
+                v += 8
+            }
+            while v < V {
+                let c = z[v], u = c / cap
+                z[v] = w * expf(c - lz) * (c - t[v] + lt - lz - k) * (1 - u * u)
+                v += 1
+            }
+        }
+    }
+    var total: Double = 0
+    for n in 0..<N { total += Double(weights[n]) * Double(kl[n]) }
+    return Float(total)
+}

@@ -95,7 +95,8 @@ final class Optimizer {
                     p, g, momentumBuffer + s, rows: t.rows, cols: t.cols,
                     lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
             case .adamw:
-                let base = t.name == "lm_head.weight" ? hyper.unembeddingLR : hyper.embeddingLR
+                // Heads (the LM head, a reward model's score head) take the unembedding rate.
+                let base = t.name == "transformer.wte.weight" ? hyper.embeddingLR : hyper.unembeddingLR
                 adamwStep(
                     p, g, expAvg + s, expAvgSq + s, t.count,
                     lr: base * widthScale * lrMultiplier, step: step, adam)

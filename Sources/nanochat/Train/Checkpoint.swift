@@ -14,7 +14,7 @@ enum Checkpoint {
         [
             "sequence_len": "\(c.sequenceLen)", "vocab_size": "\(c.vocabSize)", "n_layer": "\(c.nLayer)",
             "n_head": "\(c.nHead)", "n_kv_head": "\(c.nKvHead)", "n_embd": "\(c.nEmbd)",
-        ]
+        ].merging(c.scoreHead ? ["score_head": "1"] : [:]) { a, _ in a }
     }
 
     static func config(from meta: [String: String], path: String) throws -> GPTConfig {
@@ -25,14 +25,17 @@ enum Checkpoint {
                 throw UserError("\(path): metadata lacks \(k); it is not a nanochat checkpoint")
             }
             guard range.contains(v) else {
-                throw UserError("\(path): metadata \(k) = \(v) is outside \(range.lowerBound)...\(range.upperBound): the file is damaged")
+                throw UserError(
+                    "\(path): metadata \(k) = \(v) is outside \(range.lowerBound)...\(range.upperBound): the file is damaged"
+                )
             }
             return v
         }
-        let config = GPTConfig(
+        var config = GPTConfig(
             sequenceLen: try int("sequence_len", 1...1 << 20), vocabSize: try int("vocab_size", 1...1 << 20),
             nLayer: try int("n_layer", 1...1024), nHead: try int("n_head", 1...1024),
             nKvHead: try int("n_kv_head", 1...1024), nEmbd: try int("n_embd", 1...1 << 16))
+        config.scoreHead = meta["score_head"] == "1"
         do { try config.validate() } catch let e as UserError { throw UserError("\(path): \(e.message)") }
         return config
     }
@@ -88,15 +91,20 @@ enum Checkpoint {
     }
 
     /// Loads weights (and optimizer state) from `dir` into a model of the same config. Returns the metadata.
+    /// With `addingScoreHead`, the checkpoint is a language model and `model` the reward model made from it:
+    /// every tensor but score.weight is loaded, and score.weight keeps its value (reward-train starts it at 0).
     @discardableResult
-    static func load(into model: GPT, optimizer: Optimizer? = nil, from dir: String) throws -> [String: String] {
+    static func load(
+        into model: GPT, optimizer: Optimizer? = nil, from dir: String, addingScoreHead: Bool = false
+    ) throws -> [String: String] {
         let path = dir + "/" + modelFile
         guard FileManager.default.fileExists(atPath: path) else {
             throw UserError(
                 "no checkpoint in \(dir) (\(modelFile) not found). Train that stage first, or pass --checkpoint DIR.")
         }
         let (tensors, meta) = try Safetensors.read(path)
-        let saved = try config(from: meta, path: path)
+        var saved = try config(from: meta, path: path)
+        if addingScoreHead && !saved.scoreHead { saved.scoreHead = true }
         guard saved == model.config else {
             throw UserError(
                 "\(path) holds a model with \(saved), but this run builds \(model.config). Use the same "
@@ -104,7 +112,8 @@ enum Checkpoint {
                     + "another --out)."
             )
         }
-        try copy(tensors, model.tensors.map { ($0.name, $0, model.params + $0.offset) }, path: path)
+        let wanted = model.tensors.filter { !(addingScoreHead && $0.name == "score.weight" && tensors[$0.name] == nil) }
+        try copy(tensors, wanted.map { ($0.name, $0, model.params + $0.offset) }, path: path)
         guard let optimizer else { return meta }
         let optPath = dir + "/" + optimFile
         guard FileManager.default.fileExists(atPath: optPath) else {

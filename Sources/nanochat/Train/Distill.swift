@@ -30,6 +30,7 @@ struct DistillOptions {
     var topK = 0
     var clip: Float = 0  // |w| at most this (0 = no clipping)
     var offPolicy = false
+    var exact = false  // the whole-vocabulary reverse KL at each sampled position (exactReverseKLStep)
     var hyper = OptimizerHyper.scaled(by: RLOptions.lrScale)
     var seed: UInt64 = 7
     var evalEvery = 20  // greedy pass@1 on each family's validation slice (0 = never)
@@ -67,18 +68,27 @@ struct SampledGroup {
 @discardableResult
 func distillUpdate(
     student: GPT, teacher: GPT, optimizer: Optimizer, groups: [SampledGroup], offPolicy: Bool, clip: Float,
-    endToken: Int, pad: Int, lrMultiplier: Float
+    endToken: Int, pad: Int, lrMultiplier: Float, exact: Bool = false
 ) -> (loss: Float, kl: Double) {
     student.zeroGrad()
     var loss: Float = 0, trained = 0, klSum = 0.0, tokens = 0
     for g in groups {
         let rows = SampledRows(prompt: g.prompt, answers: g.answers, ended: g.ended, endToken: endToken, pad: pad)
+        let scale = 1 / Float(groups.count)
+        if exact && !offPolicy {
+            let r = exactReverseKLStep(student: student, teacher: teacher, rows: rows, scale: scale)
+            klSum += r.klSum
+            tokens += r.tokens
+            guard r.klSum > 0 else { continue }
+            loss += r.loss
+            trained += 1
+            continue
+        }
         let lt = rows.logProbs(teacher), ls = rows.logProbs(student)
         for i in rows.mask.indices where rows.mask[i] {
             klSum += Double(offPolicy ? lt[i] - ls[i] : ls[i] - lt[i])
             tokens += 1
         }
-        let scale = 1 / Float(groups.count)
         let w =
             offPolicy
             ? rows.mask.map { $0 ? scale : 0 }
@@ -90,6 +100,27 @@ func distillUpdate(
     }
     if trained > 0 { optimizer.update(lrMultiplier: lrMultiplier, momentum: 0.95) }
     return (trained == 0 ? 0 : loss / Float(trained), tokens == 0 ? 0 : klSum / Double(tokens))
+}
+
+/// The exact reverse KL of one group's rows (`chat-distill --exact-kl`): both models run once over the rows
+/// (logits only), and at every sampled position the student's gradient is that of the whole-vocabulary
+/// KL(student ‖ teacher), not the one-sample estimate log p_s − log p_t of the sampled token
+/// (reverseKLBackward). Each position weighs scale / (sampled positions), the per-token mean. Adds the
+/// gradient into the student's grads; returns the weighted loss and the KL summed over the sampled positions.
+func exactReverseKLStep(
+    student: GPT, teacher: GPT, rows: SampledRows, scale: Float
+) -> (loss: Float, klSum: Double, tokens: Int) {
+    let N = rows.B * rows.T, V = student.config.vocabSize
+    let count = rows.mask.reduce(0) { $0 + ($1 ? 1 : 0) }
+    guard count > 0 else { return (0, 0, 0) }
+    let w = rows.mask.map { $0 ? scale / Float(count) : 0 }
+    var kl = [Float](repeating: 0, count: N), loss: Float = 0
+    teacher.forward(rows.inputs, nil, B: rows.B, T: rows.T)
+    student.forward(rows.inputs, nil, B: rows.B, T: rows.T)
+    student.backward { g in
+        loss = reverseKLBackward(g, teacher.lastLogits, w, &kl, N, V)
+    }
+    return (loss, kl.reduce(0.0) { $0 + Double($1) }, count)
 }
 
 /// The prompts of step `step`: each family's examples come from the same seed formula as chat-rl's
@@ -152,7 +183,8 @@ func distill(
         "chat-distill: \(o.offPolicy ? "off" : "on")-policy, student \(o.resume ? outDir : student) (step "
             + "\(loaded.meta["step"] ?? "?")), teacher \(teacher): \(o.steps) steps of \(o.prompts) prompts x "
             + "\(o.samples) samples (\(families.map(\.rawValue).joined(separator: ", "))), temperature "
-            + "\(o.temperature), top-k \(o.topK)" + (o.clip > 0 ? ", weights clipped to ±\(o.clip)" : ""))
+            + "\(o.temperature), top-k \(o.topK)" + (o.exact ? ", exact reverse KL over the vocabulary" : "")
+            + (o.clip > 0 ? ", weights clipped to ±\(o.clip)" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
@@ -196,7 +228,7 @@ func distill(
             lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as RL
             let r = distillUpdate(
                 student: model, teacher: teacherModel, optimizer: opt, groups: groups, offPolicy: o.offPolicy,
-                clip: o.clip, endToken: end, pad: tok.bosId, lrMultiplier: lrm)
+                clip: o.clip, endToken: end, pad: tok.bosId, lrMultiplier: lrm, exact: o.exact)
             kl = r.kl
             return r.loss
         },

@@ -16,6 +16,7 @@ struct StageStart {
     var from: String?  // else start from this checkpoint's weights (the previous stage) ...
     var warmOptimizer = false  // ... and its optimizer state
     var fresh = false  // replace a checkpoint already in outDir (else one there is refused without --resume)
+    var addScoreHead = false  // a reward model: `from` gains a score head, initialised to 0 (reward-train)
     var maxBatch: Int
     var seed: UInt64
     var hyper: OptimizerHyper
@@ -81,6 +82,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     let source = start.resume ? start.outDir : start.from
     var config = fresh
     if let source, start.from != nil { config = try Checkpoint.inspect(source).0 }
+    if start.addScoreHead { config.scoreHead = true }
     try config.validate()
     guard config.vocabSize == tok.vocabSize else {
         throw UserError(
@@ -93,7 +95,8 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     let opt = Optimizer(model: model, hyper: start.hyper)
     guard let source else { return StageModel(model: model, optimizer: opt, lock: lock, meta: [:]) }
     let meta = try Checkpoint.load(
-        into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source)
+        into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source,
+        addingScoreHead: start.addScoreHead && !start.resume)
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
         throw UserError(
             start.resume
