@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
-#   ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
+#   ./run.sh [quick|default|large] [--preference] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
 #                     the speedrun (default preset: about 45 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
-#                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all)
+#                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all);
+#                     --preference: then preference tuning (pairs, reward model, DPO, best-of-N; README)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 #   ./run.sh help     this text and the list of stages (nanochat stages)
@@ -48,11 +49,15 @@ preset() {
         RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
         DISTILL=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
+        PAIRS=(--prompts 4 --samples 4 --max-tokens 32); PAIRS_TEST=(--prompts 2 --samples 4 --max-tokens 32)
+        REWARD=(--steps 2 --batch 2 --eval-every 2); DPO=(--steps 2 --batch 2 --eval-every 2 --pairs data/chat/preferences-train.jsonl); BESTOF=(--count 4 --best-of 2 --max-tokens 32)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
         BASE=(); MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
+        PAIRS=(--prompts 240 --samples 8 --max-tokens 48); PAIRS_TEST=(--prompts 30 --samples 8)
+        REWARD=(); DPO=(); BESTOF=(--count 100 --best-of 8)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -60,6 +65,8 @@ preset() {
         MID=(--steps 500); SFT=(--steps 600)
         RL=(--steps 200); DISTILL=(--steps 100)
         EVAL=(--count 200); PASSK=(--pass-k 8); ARITH=(--count 500)
+        PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_TEST=(--prompts 60 --samples 8)
+        REWARD=(--steps 200); DPO=(--steps 240); BESTOF=(--count 500 --best-of 8)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -93,16 +100,31 @@ step() {
     mkdir -p "$OUT/.done" && echo "$((SECONDS - t0)) s" > "$OUT/.done/$name"
 }
 
+# Preference tuning (Lessons/11-preferences.md), after the speedrun's stages: pairs sampled from the SFT model
+# (right answer vs wrong one), a reward model on them and on data/chat's hand-written pairs, DPO from SFT
+# with SFT as the reference, and the reward model picking the best of N sampled answers.
+preference_group() {
+    local P=$OUT/pairs
+    step pairs "preference 1/5: pairs from the SFT model's sampled answers: ${PAIRS[*]}" pairs --source sft --tasks arithmetic "${PAIRS[@]}" --output "$P/arithmetic.jsonl"
+    step pairs-test "preference 1/5: held-out pairs (other prompts): ${PAIRS_TEST[*]}" pairs --source sft --tasks arithmetic,spelling,counting,choice --seed 6000 "${PAIRS_TEST[@]}" --output "$P/graded-test.jsonl"
+    step reward "preference 2/5: reward model (SFT + score head, Bradley-Terry): ${REWARD[*]:-the defaults}" reward-train --pairs "$P/arithmetic.jsonl" --pairs data/chat/preferences-train.jsonl --held-out "$P/graded-test.jsonl" --held-out data/chat/preferences-test.jsonl --lr-scale 1 "${REWARD[@]}" --resumable
+    step dpo "preference 3/5: DPO from SFT on the arithmetic pairs: ${DPO[*]:-the defaults}" chat-dpo --pairs "$P/arithmetic.jsonl" --held-out "$P/graded-test.jsonl" --held-out data/chat/preferences-test.jsonl "${DPO[@]}" --resumable
+    step eval-dpo "preference 4/5: chat evaluation after DPO" chat-eval --checkpoint "$OUT/dpo" "${EVAL[@]}"
+    step eval-dpo-arith "preference 4/5: arithmetic after DPO: ${ARITH[*]}" chat-eval --checkpoint "$OUT/dpo" --tasks arithmetic "${ARITH[@]}"
+    step best-of "preference 5/5: the reward model picks the best of N sampled answers of the SFT model: ${BESTOF[*]}" chat-eval --source sft --tasks arithmetic "${BESTOF[@]}" --reward-model "$OUT/reward"
+}
+
 speedrun() {
-    local size=default fresh=0 corpus=""
+    local size=default fresh=0 corpus="" preference=0
     OUT="${NANOCHAT_OUT:-out}"
     while [ $# -gt 0 ]; do
         case "$1" in
         quick|default|large) size=$1 ;;
         --fresh) fresh=1 ;;
+        --preference) preference=1 ;;
         --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
         --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/, or a .jsonl file"; corpus=$2; shift ;;
-        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--preference] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
         esac
         shift
     done
@@ -119,7 +141,7 @@ speedrun() {
     check_room
     if [ $fresh = 1 ]; then
         say "--fresh: removing the stages in $OUT"
-        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/report"
+        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/pairs" "$OUT/reward" "$OUT/dpo" "$OUT/report"
     fi
     # A JSONL corpus becomes a train/ + val/ folder once (every 20th document is held out).
     if [ -n "$corpus" ] && [ -f "$corpus" ] && [ ! -d "$OUT/corpus" ]; then
@@ -154,6 +176,7 @@ speedrun() {
         step eval-$s-seed2 "stage 8/8: arithmetic after ${s^^}, sampled with a second seed" chat-eval --source $s --tasks arithmetic "${EVAL[@]}" "${PASSK[@]}" --seed 2
         step eval-$s-arith "stage 8/8: arithmetic after ${s^^}: ${ARITH[*]}" chat-eval --source $s --tasks arithmetic "${ARITH[@]}"
     done
+    [ $preference = 1 ] && preference_group
     rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
     step report "report: $OUT/report/report.md" report
     say "done in $((SECONDS - start)) s; the report is $OUT/report/report.md"
@@ -170,7 +193,7 @@ test)
     say "the whole pipeline end to end with tiny settings (./run.sh quick, into a temporary folder)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    "$0" quick --out "$tmp/out"
+    "$0" quick --preference --out "$tmp/out"
     ;;
 build)
     build

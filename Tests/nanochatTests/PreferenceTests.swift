@@ -61,6 +61,7 @@ final class PreferenceTests: XCTestCase {
         // PairFigures by hand: two pairs, one right (2 > 1) and one wrong (0 < 1), scale 0.5.
         let f = PairFigures([(2, 1), (0, 1)], scale: 0.5)
         XCTAssertEqual(f.accuracy, 0.5)
+        XCTAssertEqual(PairFigures([(1, 1)], scale: 1).accuracy, 0.5, "a tie is a coin flip")
         XCTAssertEqual(f.margin, 0, accuracy: 1e-12)
         XCTAssertEqual(f.chosen, 1)
         XCTAssertEqual(f.loss, (log(1 + exp(-0.5)) + log(1 + exp(0.5))) / 2, accuracy: 1e-12)
@@ -69,7 +70,9 @@ final class PreferenceTests: XCTestCase {
     /// A pair tokenized by hand-free means: the small tokenizer's rendering of a short conversation.
     func rows(_ tok: Tokenizer) throws -> PairRows {
         let pair = try PreferenceFile.parse(line, name: "x")[0]
-        return try PairRows(pair, tokenizer: tok, contextLength: 64)
+        let r = try XCTUnwrap(try PairRows(pair, tokenizer: tok, contextLength: 64))
+        XCTAssertNil(try PairRows(pair, tokenizer: tok, contextLength: r.ids.map(\.count).max()! - 1), "too long: left out")
+        return r
     }
 
     func randomModel(_ tok: Tokenizer, seed: UInt64, scoreHead: Bool = false) -> GPT {
@@ -98,7 +101,8 @@ final class PreferenceTests: XCTestCase {
             #"{"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}, "#
             + #"{"role": "user", "content": "and?"}], "chosen": [{"role": "assistant", "content": "ok"}], "#
             + #""rejected": [{"role": "assistant", "content": "no"}]}"#
-        let m = try PairRows(try PreferenceFile.parse(history, name: "x")[0], tokenizer: tok, contextLength: 64)
+        let m = try XCTUnwrap(
+            try PairRows(try PreferenceFile.parse(history, name: "x")[0], tokenizer: tok, contextLength: 64))
         for b in 0..<2 {
             let answer = tok.encode(b == 0 ? "ok" : "no").count + 1  // and <|assistant_end|>
             XCTAssertEqual((0..<m.T).filter { m.mask[b * m.T + $0] }.count, answer, "row \(b): the answer only")

@@ -175,6 +175,7 @@ struct ChatEval: ParsableCommand {
             let loaded = try loadModel(
                 out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK, bestOf))
             let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
+            let label = checkpoint == nil ? source : meta["stage"] ?? source  // eval.jsonl's `source`
             let t0 = now()
             let rows = try evaluateTasks(
                 engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count,
@@ -192,7 +193,7 @@ struct ChatEval: ParsableCommand {
                     String(
                         format: "| %@ | %.0f%% (%d/%d) | %.0f%% | %@ |", r.task, acc, r.correct, r.total,
                         100 * r.chance, r.note))
-                log.append(TaskResultRecord(source: source, task: r.task, correct: r.correct, total: r.total))
+                log.append(TaskResultRecord(source: label, task: r.task, correct: r.correct, total: r.total))
             }
             if passK > 0 {
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
@@ -204,16 +205,16 @@ struct ChatEval: ParsableCommand {
                     "arithmetic, \(passK) samples per problem (temperature 1, top-k 50, seed \(seed)): "
                         + p.enumerated().map { String(format: "pass@%d %.1f%%", $0 + 1, 100 * $1) }.joined(
                             separator: ", "))
-                log.append(TaskResultRecord(source: source, task: "arithmetic pass@k", seed: seed, pass_at_k: p))
+                log.append(TaskResultRecord(source: label, task: "arithmetic pass@k", seed: seed, pass_at_k: p))
                 // The two ends as exact counts, for the report's tables: sampled pass@1 = right samples / all
                 // samples, pass@k = problems with at least one right sample / problems.
                 log.append(
                     TaskResultRecord(
-                        source: source, task: "arithmetic pass@1 (sampled)", correct: right.reduce(0, +),
+                        source: label, task: "arithmetic pass@1 (sampled)", correct: right.reduce(0, +),
                         total: passK * tests.count))
                 log.append(
                     TaskResultRecord(
-                        source: source, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
+                        source: label, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
                         total: tests.count))
             }
             if let rewardModel {
@@ -239,7 +240,7 @@ struct ChatEval: ParsableCommand {
                         100 * p[0], bestOf, 100 * p[bestOf - 1]))
                 log.append(
                     TaskResultRecord(
-                        source: source, task: "arithmetic best-of-\(bestOf)", correct: chosen, total: tests.count,
+                        source: label, task: "arithmetic best-of-\(bestOf)", correct: chosen, total: tests.count,
                         seed: seed))
             }
             for r in rows where showWrong > 0 && !r.wrong.isEmpty {

@@ -103,21 +103,49 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
         }
     }
 
-    let stages = Stage.allCases
+    md += preferenceSection(out: out)
+    // The summary's columns: every stage, then DPO when the preference group ran (./run.sh --preference).
+    var columns = Stage.allCases.map { (name: $0.folder.uppercased(), bpb: bpb[$0], tasks: tasks[$0]!) }
+    let dpo = lastTaskResults(out + "/" + PreferenceMethod.dpo.folder + "/eval.jsonl")
+    if !dpo.isEmpty { columns.append(("DPO", nil, dpo)) }
     md +=
-        "## Summary\n\n| metric | " + stages.map { $0.folder.uppercased() }.joined(separator: " | ") + " |\n|---|"
-        + String(repeating: "---|", count: stages.count) + "\n"
+        "## Summary\n\n| metric | " + columns.map(\.name).joined(separator: " | ") + " |\n|---|"
+        + String(repeating: "---|", count: columns.count) + "\n"
     md +=
-        "| val bpb | " + stages.map { bpb[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ")
+        "| val bpb | " + columns.map { $0.bpb.map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ")
         + " |\n"
     var taskNames: [String] = []
-    for s in stages { for r in tasks[s]! where !taskNames.contains(r.task) { taskNames.append(r.task) } }
+    for c in columns { for r in c.tasks where !taskNames.contains(r.task) { taskNames.append(r.task) } }
     for t in taskNames {
-        let cells = stages.map { s in tasks[s]!.first { $0.task == t }.map { percent($0.correct, $0.total) } ?? "-" }
+        let cells = columns.map { c in c.tasks.first { $0.task == t }.map { percent($0.correct, $0.total) } ?? "-" }
         md += "| \(t) | " + cells.joined(separator: " | ") + " |\n"
     }
     try writeAtomically(Data(md.utf8), to: dir + "/report.md")
     return md
+}
+
+/// The preference group's section: held-out pair accuracy of the reward model and of DPO's implicit reward
+/// (the last evaluation of each pair set in their logs), and DPO's task results. Empty when neither ran.
+private func preferenceSection(out: String) -> String {
+    var md = ""
+    for method in [PreferenceMethod.reward, .dpo] {
+        let dir = out + "/" + method.folder
+        guard let data = FileManager.default.contents(atPath: dir + "/log.jsonl") else { continue }
+        var last: [String: PairAccuracyRecord] = [:], order: [String] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let r = try? JSONDecoder().decode(PairAccuracyRecord.self, from: Data(line)) else { continue }
+            if last[r.set] == nil { order.append(r.set) }
+            last[r.set] = r
+        }
+        md += "### \(method == .reward ? "Reward model" : "DPO") (\(method.folder), `\(method.command)`)\n\n"
+        md += "| held-out pairs | step | pair accuracy | mean margin |\n|---|---|---|---|\n"
+        for name in order {
+            let r = last[name]!
+            md += String(format: "| %@ | %d | %.1f%% | %.3f |\n", name, r.step, 100 * r.pair_accuracy, r.margin)
+        }
+        md += "\n"
+    }
+    return md.isEmpty ? "" : "## Preference tuning\n\n" + md
 }
 
 private func percent(_ correct: Int, _ total: Int) -> String {

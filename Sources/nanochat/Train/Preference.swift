@@ -47,18 +47,15 @@ struct PairRows {
     var inputs: [Int32] = [], targets: [Int32] = [], mask: [Bool] = []
     var T = 0
 
-    init(_ pair: PreferencePair, tokenizer tok: Tokenizer, contextLength: Int) throws {
+    /// nil when the longer conversation does not fit in `contextLength` tokens.
+    init?(_ pair: PreferencePair, tokenizer tok: Tokenizer, contextLength: Int) throws {
         let promptLen = try tok.renderForCompletion(Conversation(messages: pair.prompt)).count
         let rendered = try [pair.chosenConversation, pair.rejectedConversation].map {
             try tok.renderConversation($0, maxTokens: Int.max)
         }
         ids = rendered.map(\.ids)
         let longest = ids.map(\.count).max()!
-        guard longest <= contextLength else {
-            throw UserError(
-                "a preference pair is \(longest) tokens long, more than the model's context of \(contextLength); "
-                    + "shorten it or leave it out")
-        }
+        guard longest <= contextLength else { return nil }
         T = longest - 1
         for r in rendered {
             for t in 0..<T {

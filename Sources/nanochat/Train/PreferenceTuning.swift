@@ -54,8 +54,9 @@ struct PreferenceOptions {
     var quiet = false
 }
 
-/// The figures of a batch of pairs: mean loss, accuracy (chosen scored above rejected), mean margin, and the
-/// mean chosen and rejected scores (reward model: the rewards; DPO: the log-prob drifts Δ from the reference).
+/// The figures of a batch of pairs: mean loss, accuracy (chosen scored above rejected; a tie counts half),
+/// mean margin, and the mean chosen and rejected scores (reward model: the rewards; DPO: the log-prob
+/// drifts Δ from the reference).
 struct PairFigures {
     var loss = 0.0, accuracy = 0.0, margin = 0.0, chosen = 0.0, rejected = 0.0
 
@@ -65,7 +66,7 @@ struct PairFigures {
         let n = Double(scores.count)
         for s in scores {
             loss += pairLoss(chosen: scale * s.chosen, rejected: scale * s.rejected).loss / n
-            accuracy += (s.chosen > s.rejected ? 1 : 0) / n
+            accuracy += (s.chosen > s.rejected ? 1 : s.chosen == s.rejected ? 0.5 : 0) / n  // a tie is a coin flip
             margin += scale * (s.chosen - s.rejected) / n
             chosen += s.chosen / n
             rejected += s.rejected / n
@@ -172,7 +173,10 @@ func preferenceStage(
     tokenizer tok: Tokenizer, from: String, outDir: String, train: [PreferencePair],
     heldOut: [(name: String, pairs: [PreferencePair])], options o: PreferenceOptions
 ) throws -> PreferenceResult {
-    guard !train.isEmpty else { throw UserError("\(o.method.command): no training pairs") }
+    guard !train.isEmpty else {
+        throw UserError(
+            "\(o.method.command): the --pairs files hold no pairs (nanochat pairs reports why it made none)")
+    }
     let start = StageStart(
         outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, addScoreHead: o.method == .reward,
         maxBatch: 2, seed: o.seed, hyper: o.hyper)
@@ -185,10 +189,18 @@ func preferenceStage(
         o.method == .dpo
         ? try loadCheckpoint(from, tokenizer: tok, tokenizerDir: "the run's tokenizer", maxBatch: 2).0 : nil
     let context = model.config.sequenceLen
-    let trainRows = try train.map { try PairRows($0, tokenizer: tok, contextLength: context) }
-    let heldRows = try heldOut.map { set in
-        (set.name, try set.pairs.map { try PairRows($0, tokenizer: tok, contextLength: context) })
+    var tooLong = 0
+    func rows(_ pairs: [PreferencePair]) throws -> [PairRows] {
+        let r = try pairs.compactMap { try PairRows($0, tokenizer: tok, contextLength: context) }
+        tooLong += pairs.count - r.count
+        return r
     }
+    let trainRows = try rows(train)
+    guard !trainRows.isEmpty else {
+        throw UserError(
+            "\(o.method.command): none of the \(train.count) training pairs fits in the \(context)-token context")
+    }
+    let heldRows = try heldOut.map { ($0.name, try rows($0.pairs)) }.filter { !$0.1.isEmpty }
     let h = try StageHarness(
         name: o.method.command, outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil,
         quiet: o.quiet)
@@ -196,7 +208,8 @@ func preferenceStage(
         "\(o.method.command): from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")), "
             + "\(train.count) training pairs, \(o.steps) steps of \(o.batch)"
             + (o.method == .dpo ? String(format: ", beta %g", o.beta) : "") + "; held out: "
-            + heldOut.map { "\($0.name) (\($0.pairs.count))" }.joined(separator: ", "))
+            + heldRows.map { "\($0.0) (\($0.1.count))" }.joined(separator: ", ")
+            + (tooLong > 0 ? "; left out \(tooLong) pairs longer than the \(context)-token context" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
