@@ -57,6 +57,23 @@ final class CLITests: BinaryTestCase {
         try assertCleanError(["base-train", "--steps", "5", "--minutes", "1", "--out", empty], "at most one")
     }
 
+    /// Preference tuning's commands: missing pair files, a damaged pair file, a reward model that is not one,
+    /// and options that go together.
+    func testPreferenceCommandsGiveCleanErrors() throws {
+        let dir = try tinyRun("prefcli", steps: 1)
+        try assertCleanError(["chat-dpo", "--out", dir, "--from", dir + "/base"], "--pairs")
+        try assertCleanError(["chat-dpo", "--out", dir, "--pairs", dir + "/none.jsonl"], "not found")
+        let bad = dir + "/bad.jsonl"
+        try Data("{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n".utf8).write(to: URL(fileURLWithPath: bad))
+        try assertCleanError(["reward-train", "--out", dir, "--from", dir + "/base", "--pairs", bad], "line 1")
+        try assertCleanError(["chat-dpo", "--out", dir, "--pairs", bad, "--beta", "0"], "--beta")
+        try assertCleanError(["chat-eval", "--out", dir, "--checkpoint", dir + "/base", "--best-of", "4"], "go together")
+        try assertCleanError(
+            ["chat-eval", "--out", dir, "--checkpoint", dir + "/base", "--tasks", "arithmetic", "--count", "1",
+             "--best-of", "2", "--reward-model", dir + "/base"], "not a reward model")
+        try assertCleanError(["pairs", "--out", dir, "--source", dir + "/base", "--samples", "1", "--output", dir + "/p.jsonl"], "--samples")
+    }
+
     func testTokenizeRoundTripThroughTheBinary() throws {
         let dir = Fixtures.tempDir("clitok")
         let t = try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir])
