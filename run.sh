@@ -49,15 +49,15 @@ preset() {
         RL=(--steps 3 --prompts 2 --samples 4 --eval-every 3 --eval-count 5 --save-every 1)
         DISTILL=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
-        PAIRS=(--prompts 4 --samples 4 --max-tokens 32); PAIRS_TEST=(--prompts 2 --samples 4 --max-tokens 32)
+        PAIRS=(--prompts 4 --samples 4 --max-tokens 32); PAIRS_OTHER=(--prompts 2 --samples 4 --max-tokens 32); PAIRS_TEST=(--prompts 2 --samples 4 --max-tokens 32)
         REWARD=(--steps 2 --batch 2 --eval-every 2); DPO=(--steps 2 --batch 2 --eval-every 2 --pairs data/chat/preferences-train.jsonl); BESTOF=(--count 4 --best-of 2 --max-tokens 32)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
         BASE=(); MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
-        PAIRS=(--prompts 240 --samples 8 --max-tokens 48); PAIRS_TEST=(--prompts 30 --samples 8)
-        REWARD=(); DPO=(); BESTOF=(--count 100 --best-of 8)
+        PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 200 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
+        REWARD=(--steps 200); DPO=(--steps 34); BESTOF=(--count 500 --best-of 4)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -65,8 +65,8 @@ preset() {
         MID=(--steps 500); SFT=(--steps 600)
         RL=(--steps 200); DISTILL=(--steps 100)
         EVAL=(--count 200); PASSK=(--pass-k 8); ARITH=(--count 500)
-        PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_TEST=(--prompts 60 --samples 8)
-        REWARD=(--steps 200); DPO=(--steps 240); BESTOF=(--count 500 --best-of 8)
+        PAIRS=(--prompts 2000 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 400 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
+        REWARD=(); DPO=(); BESTOF=(--count 500 --best-of 4)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -105,10 +105,11 @@ step() {
 # with SFT as the reference, and the reward model picking the best of N sampled answers.
 preference_group() {
     local P=$OUT/pairs
-    step pairs "preference 1/5: pairs from the SFT model's sampled answers: ${PAIRS[*]}" pairs --source sft --tasks arithmetic "${PAIRS[@]}" --output "$P/arithmetic.jsonl"
-    step pairs-test "preference 1/5: held-out pairs (other prompts): ${PAIRS_TEST[*]}" pairs --source sft --tasks arithmetic,spelling,counting,choice --seed 6000 "${PAIRS_TEST[@]}" --output "$P/graded-test.jsonl"
-    step reward "preference 2/5: reward model (SFT + score head, Bradley-Terry): ${REWARD[*]:-the defaults}" reward-train --pairs "$P/arithmetic.jsonl" --pairs data/chat/preferences-train.jsonl --held-out "$P/graded-test.jsonl" --held-out data/chat/preferences-test.jsonl --lr-scale 1 "${REWARD[@]}" --resumable
-    step dpo "preference 3/5: DPO from SFT on the arithmetic pairs: ${DPO[*]:-the defaults}" chat-dpo --pairs "$P/arithmetic.jsonl" --held-out "$P/graded-test.jsonl" --held-out data/chat/preferences-test.jsonl "${DPO[@]}" --resumable
+    step pairs "preference 1/5: arithmetic pairs from the SFT model's sampled answers: ${PAIRS[*]}" pairs --source sft --tasks arithmetic "${PAIRS[@]}" --output "$P/arithmetic.jsonl"
+    step pairs-other "preference 1/5: spelling, counting and multiple-choice pairs: ${PAIRS_OTHER[*]}" pairs --source sft --tasks spelling,counting,choice "${PAIRS_OTHER[@]}" --output "$P/other.jsonl"
+    step pairs-test "preference 1/5: held-out arithmetic pairs (other prompts): ${PAIRS_TEST[*]}" pairs --source sft --tasks arithmetic --seed 6000 "${PAIRS_TEST[@]}" --output "$P/arithmetic-test.jsonl"
+    step reward "preference 2/5: reward model (SFT + score head, Bradley-Terry): ${REWARD[*]:-the defaults}" reward-train --pairs "$P/arithmetic.jsonl" --pairs "$P/other.jsonl" --pairs data/chat/preferences-train.jsonl --held-out "$P/arithmetic-test.jsonl" --held-out data/chat/preferences-test.jsonl "${REWARD[@]}" --resumable
+    step dpo "preference 3/5: DPO from SFT on the arithmetic pairs: ${DPO[*]:-the defaults}" chat-dpo --pairs "$P/arithmetic.jsonl" --held-out "$P/arithmetic-test.jsonl" --held-out data/chat/preferences-test.jsonl "${DPO[@]}" --resumable
     step eval-dpo "preference 4/5: chat evaluation after DPO" chat-eval --checkpoint "$OUT/dpo" "${EVAL[@]}"
     step eval-dpo-arith "preference 4/5: arithmetic after DPO: ${ARITH[*]}" chat-eval --checkpoint "$OUT/dpo" --tasks arithmetic "${ARITH[@]}"
     step best-of "preference 5/5: the reward model picks the best of N sampled answers of the SFT model: ${BESTOF[*]}" chat-eval --source sft --tasks arithmetic "${BESTOF[@]}" --reward-model "$OUT/reward"
@@ -165,7 +166,7 @@ speedrun() {
     step mid "stage 4/8: mid-training on corpus text mixed with conversations: ${MID[*]:-the defaults}" mid-train "${MID[@]}" --resumable
     step sft "stage 5/8: supervised fine-tuning, assistant tokens only: ${SFT[*]:-the defaults}" chat-sft "${SFT[@]}" --resumable
     step rl "stage 6/8: reinforcement learning on arithmetic: ${RL[*]:-the defaults}" chat-rl "${RL[@]}" --resumable
-    step distill "stage 7/8: on-policy distillation: the RL model relearns spelling, counting and multiple choice from the SFT model: ${DISTILL[*]:-the defaults}" chat-distill --teacher sft --student rl --tasks spelling,counting,choice "${DISTILL[@]}" --resumable
+    step distill "stage 7/8: on-policy distillation: the RL model relearns spelling, counting and multiple choice from the SFT model: ${DISTILL[*]:-the defaults}" chat-distill --teacher sft --student rl --tasks spelling:3,counting,choice --exact-kl --lr-scale 0.03 "${DISTILL[@]}" --resumable
     step eval-mid "stage 8/8: chat evaluation after mid-training" chat-eval --source mid "${EVAL[@]}"
     step eval-sft "stage 8/8: chat evaluation after SFT" chat-eval --source sft "${EVAL[@]}" "${PASSK[@]}"
     step eval-rl "stage 8/8: chat evaluation after RL" chat-eval --source rl "${EVAL[@]}" "${PASSK[@]}"

@@ -86,10 +86,15 @@ struct PreferenceRunOptions: ParsableArguments {
     @Option(help: "Training pairs: JSONL files of {prompt, chosen, rejected} (give it more than once to mix).")
     var pairs: [String] = []
     @Option(help: "Held-out pairs to report accuracy on (give it more than once).") var heldOut: [String] = []
-    @Option(help: "Optimizer steps (on --resume, the saved total).") var steps: Int?
+    @Option(
+        help:
+            "Optimizer steps (default: one epoch of the pairs for chat-dpo, two for reward-train; on --resume, the saved total)."
+    )
+    var steps: Int?
     @Option(help: "Pairs per optimizer step.") var batch = d.batch
-    @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).")
-    var lrScale = RLOptions.lrScale
+    @Option(
+        help: "Multiply every learning rate by this, the SFT rates (default: 0.01 for chat-dpo, 0.3 for reward-train).")
+    var lrScale: Float?
     @Option(help: "Held-out accuracy every N steps (and at the end).") var evalEvery = d.evalEvery
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed of the pair order.") var seed = d.seed
@@ -100,8 +105,8 @@ struct PreferenceRunOptions: ParsableArguments {
         guard !pairs.isEmpty else { throw ValidationError("give at least one --pairs FILE (nanochat pairs makes one)") }
         try validateCount(steps ?? 1, "--steps", 1...10_000_000)
         try validateCount(batch, "--batch", 1...4096)
-        try validateRate(lrScale, "--lr-scale", 0...100)
-        guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
+        try validateRate(lrScale ?? 1, "--lr-scale", 0...100)
+        guard (lrScale ?? 1) > 0 else { throw ValidationError("--lr-scale must be positive") }
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
     }
 
@@ -111,16 +116,17 @@ struct PreferenceRunOptions: ParsableArguments {
         let outDir = out + "/" + method.folder
         var o = PreferenceOptions()
         o.method = method
-        o.steps = totalSteps(given: steps, default: o.steps, resume: resume, dir: outDir)
+        let train = try pairs.flatMap { try PreferenceFile.load($0) }
+        let epoch = (train.count + batch - 1) / batch
+        o.steps = totalSteps(given: steps, default: max(1, method.defaultEpochs * epoch), resume: resume, dir: outDir)
         o.batch = batch
         o.beta = beta
-        o.hyper = .scaled(by: lrScale)
+        o.hyper = .scaled(by: lrScale ?? method.defaultLRScale)
         o.evalEvery = evalEvery
         o.saveEvery = saveEvery
         o.seed = seed
         o.resume = resume
         o.fresh = fresh
-        let train = try pairs.flatMap { try PreferenceFile.load($0) }
         let held = try heldOut.map {
             (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try PreferenceFile.load($0))
         }
