@@ -93,7 +93,7 @@ struct PreferenceRunOptions: ParsableArguments {
     var steps: Int?
     @Option(help: "Pairs per optimizer step.") var batch = d.batch
     @Option(
-        help: "Multiply every learning rate by this, the SFT rates (default: 0.01 for chat-dpo, 0.3 for reward-train).")
+        help: "Multiply every learning rate by this, the SFT rates (default: 0.03 for chat-dpo, 0.3 for reward-train).")
     var lrScale: Float?
     @Option(help: "Held-out accuracy every N steps (and at the end).") var evalEvery = d.evalEvery
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery

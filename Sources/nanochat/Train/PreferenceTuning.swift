@@ -40,7 +40,7 @@ enum PreferenceMethod: String {
     /// of SFT's learning rate, 3.5 epochs made the policy babble (Lessons/11-preferences.md section 6.3).
     var defaultEpochs: Int { self == .reward ? 2 : 1 }
     /// The learning-rate scale (of SFT's rates) when --lr-scale is not given, from section 6's runs.
-    var defaultLRScale: Float { self == .reward ? 0.3 : 0.01 }
+    var defaultLRScale: Float { self == .reward ? 0.3 : 0.03 }
     var folder: String { self == .reward ? "reward" : "dpo" }
 }
 
