@@ -71,7 +71,8 @@ final class PreferenceTests: XCTestCase {
     func rows(_ tok: Tokenizer) throws -> PairRows {
         let pair = try PreferenceFile.parse(line, name: "x")[0]
         let r = try XCTUnwrap(try PairRows(pair, tokenizer: tok, contextLength: 64))
-        XCTAssertNil(try PairRows(pair, tokenizer: tok, contextLength: r.ids.map(\.count).max()! - 1), "too long: left out")
+        XCTAssertNil(
+            try PairRows(pair, tokenizer: tok, contextLength: r.ids.map(\.count).max()! - 1), "too long: left out")
         return r
     }
 
@@ -217,6 +218,18 @@ final class PreferenceTests: XCTestCase {
             XCTAssertEqual(a["score.weight"] != nil, method == .reward, "only the reward model has a score head")
             let (config, _) = try Checkpoint.inspect(full)
             XCTAssertEqual(config.scoreHead, method == .reward)
+            // --eval-every 0 still evaluates at the end (and only there, besides step 0).
+            let steps = try String(contentsOfFile: full + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONDecoder().decode(PairAccuracyRecord.self, from: Data($0.utf8)) }.map(\.step)
+            XCTAssertEqual(steps, [0, 3], "\(method)")
+        }
+        // DPO must start from a language model: a reward model (score head) is refused.
+        var o = PreferenceOptions()
+        o.quiet = true
+        assertUserError(["is a reward model"]) {
+            _ = try preferenceStage(
+                tokenizer: tok, from: dir + "/reward-full", outDir: dir + "/dpo-bad", train: pairs, heldOut: [],
+                options: o)
         }
     }
 }

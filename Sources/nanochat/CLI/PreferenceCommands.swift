@@ -127,6 +127,12 @@ struct PreferenceRunOptions: ParsableArguments {
         o.seed = seed
         o.resume = resume
         o.fresh = fresh
+        let names = heldOut.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+        guard Set(names).count == names.count else {
+            throw UserError(
+                "--held-out files are reported by name, and two are called the same (\(names.joined(separator: ", "))); rename one"
+            )
+        }
         let held = try heldOut.map {
             (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try PreferenceFile.load($0))
         }

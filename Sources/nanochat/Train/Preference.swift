@@ -1,6 +1,6 @@
 // Preference pairs as training rows, and `nanochat pairs`: on-policy pairs made by sampling a checkpoint on
-// the graded tasks (Lessons/11-preferences.md). The reward model (Train/Reward.swift) and DPO
-// (Train/DPO.swift) both read pairs through PairRows.
+// the graded tasks (Lessons/11-preferences.md). The reward model and DPO (Train/PreferenceTuning.swift)
+// both read pairs through PairRows.
 //
 // Making pairs: for each prompt the model samples `samples` answers (temperature 1, calculator live); the
 // grader marks each right or wrong. A prompt with at least one right and one wrong answer that ended gives

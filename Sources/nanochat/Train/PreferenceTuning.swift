@@ -49,7 +49,7 @@ struct PreferenceOptions {
     var steps = 100
     var batch = 8  // pairs per optimizer step
     var beta: Float = 0.1  // DPO's β: how far from the reference the policy may move (small = far)
-    var hyper = OptimizerHyper.scaled(by: RLOptions.lrScale)
+    var hyper = OptimizerHyper.scaled(by: PreferenceMethod.dpo.defaultLRScale)  // the CLI sets the method's
     var seed: UInt64 = 11
     var evalEvery = 25  // held-out pair accuracy every N steps (0 = only at the end)
     var saveEvery = 25
@@ -190,9 +190,14 @@ func preferenceStage(
     if o.method == .reward && !model.config.scoreHead {
         throw UserError("\(outDir) holds a language model, not a reward model; use another --out or --fresh")
     }
+    if o.method == .dpo && model.config.scoreHead {
+        throw UserError("\(o.resume ? outDir : from) is a reward model; DPO starts from a language model (--from sft)")
+    }
+    // A resumed DPO run keeps the reference it started with.
+    let referenceDir = o.resume ? loaded.meta["from"] ?? from : from
     let reference =
         o.method == .dpo
-        ? try loadCheckpoint(from, tokenizer: tok, tokenizerDir: "the run's tokenizer", maxBatch: 2).0 : nil
+        ? try loadCheckpoint(referenceDir, tokenizer: tok, tokenizerDir: "the run's tokenizer", maxBatch: 2).0 : nil
     let context = model.config.sequenceLen
     var tooLong = 0
     func rows(_ pairs: [PreferencePair]) throws -> [PairRows] {
@@ -212,20 +217,22 @@ func preferenceStage(
     h.say(
         "\(o.method.command): from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")), "
             + "\(train.count) training pairs, \(o.steps) steps of \(o.batch)"
-            + (o.method == .dpo ? String(format: ", beta %g", o.beta) : "") + "; held out: "
-            + heldRows.map { "\($0.0) (\($0.1.count))" }.joined(separator: ", ")
+            + (o.method == .dpo ? String(format: ", beta %g", o.beta) : "")
+            + (heldRows.isEmpty
+                ? "" : "; held out: " + heldRows.map { "\($0.0) (\($0.1.count))" }.joined(separator: ", "))
             + (tooLong > 0 ? "; left out \(tooLong) pairs longer than the \(context)-token context" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash,
-                "stage": o.method.folder, "seed": "\(o.seed)", "beta": "\(o.beta)", "from": from,
+                "stage": o.method.folder, "seed": "\(o.seed)", "beta": "\(o.beta)", "from": referenceDir,
             ])
     }
     var last: [String: PairFigures] = [:]
     let scale = o.method == .dpo ? Double(o.beta) : 1
     func evaluate() throws {
+        guard !heldRows.isEmpty else { return }
         var shown: [String] = []
         for (name, rows) in heldRows {
             let f = PairFigures(scorePairs(rows, model: model, reference: reference), scale: scale)
@@ -267,7 +274,7 @@ func preferenceStage(
                     o.steps, figures.loss, 100 * figures.accuracy, figures.margin, formatDuration(now() - h.start),
                     formatDuration(Double(o.steps - h.step) * perStep)), force: h.step == o.steps)
         },
-        periodic: [(o.evalEvery, evaluate)],
+        periodic: [(o.evalEvery > 0 ? o.evalEvery : Int.max, evaluate)],  // 0: only at the end
         save: save)
     return PreferenceResult(step: h.step, heldOut: last, stopStatus: stopStatus)
 }
