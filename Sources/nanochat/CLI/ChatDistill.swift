@@ -24,10 +24,7 @@ struct ChatDistill: ParsableCommand {
     @Option(help: "Clip each token's weight to ±this (0 = no clipping).") var clip = d.clip
     @Flag(help: "Off-policy: the teacher samples and the student learns its answers (SFT on teacher samples).")
     var offPolicy = false
-    @Flag(
-        help:
-            "Train on the exact reverse KL over the whole vocabulary at each sampled position, not the sampled token's log-ratio."
-    )
+    @Flag(help: "Train on the exact reverse KL over the vocabulary at each sampled position (not the token's).")
     var exactKL = false
     @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).")
     var lrScale = RLOptions.lrScale

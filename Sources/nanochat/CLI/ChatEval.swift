@@ -235,7 +235,8 @@ struct ChatEval: ParsableCommand {
                     String(
                         format:
                             "arithmetic, best of %d samples (temperature 1, top-k 50, seed %llu) by the reward model "
-                            + "%@: %.1f%% (%d/%d); from the same samples pass@1 %.1f%%, pass@%d (an oracle picking) %.1f%%",
+                            + "%@: %.1f%% (%d/%d); from the same samples pass@1 %.1f%%, "
+                            + "pass@%d (an oracle picking) %.1f%%",
                         bestOf, seed, rewardModel, 100 * Double(chosen) / Double(tests.count), chosen, tests.count,
                         100 * p[0], bestOf, 100 * p[bestOf - 1]))
                 log.append(

@@ -45,7 +45,8 @@ struct Pairs: ParsableCommand {
                 checkpoint: Stage(rawValue: source) == nil ? source : nil,
                 maxBatch: samples)
             print(
-                "pairs: sampling \(samples) answers to \(prompts) prompts of each of \(o.tasks.map(\.rawValue).joined(separator: ", ")) from \(loaded.description)"
+                "pairs: sampling \(samples) answers to \(prompts) prompts of each of "
+                    + "\(o.tasks.map(\.rawValue).joined(separator: ", ")) from \(loaded.description)"
             )
             var progress = ProgressLine()
             let engine = Engine(model: loaded.model, tokenizer: loaded.tokenizer, rows: samples)
@@ -86,10 +87,7 @@ struct PreferenceRunOptions: ParsableArguments {
     @Option(help: "Training pairs: JSONL files of {prompt, chosen, rejected} (give it more than once to mix).")
     var pairs: [String] = []
     @Option(help: "Held-out pairs to report accuracy on (give it more than once).") var heldOut: [String] = []
-    @Option(
-        help:
-            "Optimizer steps (default: one epoch of the pairs for chat-dpo, two for reward-train; on --resume, the saved total)."
-    )
+    @Option(help: "Optimizer steps (default: 1 epoch for chat-dpo, 2 for reward-train; on --resume, the saved total).")
     var steps: Int?
     @Option(help: "Pairs per optimizer step.") var batch = d.batch
     @Option(
@@ -130,7 +128,8 @@ struct PreferenceRunOptions: ParsableArguments {
         let names = heldOut.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         guard Set(names).count == names.count else {
             throw UserError(
-                "--held-out files are reported by name, and two are called the same (\(names.joined(separator: ", "))); rename one"
+                "--held-out files are reported by name, and two are called the same "
+                    + "(\(names.joined(separator: ", "))); rename one"
             )
         }
         let held = try heldOut.map {

@@ -11,10 +11,10 @@
 //     loss = −log σ(β·(Δ(chosen) − Δ(rejected))),
 // the reward model's loss with the implicit reward β·Δ in place of r: the optimum of RLHF's
 // KL-regularised objective, max E[r] − β·KL(π ‖ π_ref), written in terms of the policy itself. Its
-// gradient is −β·σ(−z)·(∇log π(chosen) − ∇log π(rejected)), z = β·(Δ(chosen) − Δ(rejected)): raise the
-// chosen answer, lower the rejected one, the more the less the model already prefers it. Through the shared
-// weighted cross-entropy that is a per-token weight of +β·σ(−z) on chosen tokens and −β·σ(−z) on
-// rejected ones (GPT.backward(tokenWeights:)).
+// gradient is −β·σ(−z)·(∇log π(chosen) − ∇log π(rejected)), z = β·(Δ(chosen) − Δ(rejected)):
+// raise the chosen answer, lower the rejected one, the more the less the model already prefers it. Through
+// the shared weighted cross-entropy that is a per-token weight of +β·σ(−z) on chosen tokens and
+// −β·σ(−z) on rejected ones (GPT.backward(tokenWeights:)).
 
 import Foundation
 
