@@ -184,11 +184,12 @@ final class GPTTests: XCTestCase {
         XCTAssertEqual(h.embeddingLR, d.embeddingLR * 0.1)
         XCTAssertEqual(h.unembeddingLR, d.unembeddingLR * 0.1)
         XCTAssertEqual(h.matrixLR, d.matrixLR * 0.1)
+        XCTAssertEqual(h.adapterLR, d.adapterLR * 0.1)
         XCTAssertEqual(h.weightDecay, 0)
         XCTAssertTrue(h.scaleByWidth)
         // mid-train and chat-sft hand --lr-scale to the optimizer.
         let stage = try StageOptions.parse(["--lr-scale", "0.5", "--steps", "7", "--batch-size", "3"])
-        let o = stage.trainOptions(stage: .sft, from: "x", seqLen: 32, warmStart: true)
+        let o = try stage.trainOptions(stage: .sft, from: "x", seqLen: 32, warmStart: true, lora: LoRAOptions.parse([]))
         XCTAssertEqual(o.hyper, .scaled(by: 0.5))
         XCTAssertEqual(o.steps, 7); XCTAssertEqual(o.batchSize, 3); XCTAssertEqual(o.totalBatchTokens, 96)
     }

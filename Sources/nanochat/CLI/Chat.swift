@@ -13,6 +13,7 @@ struct Chat: ParsableCommand {
     @Option(name: .shortAndLong, help: "Answer this prompt and exit ('-' reads it from stdin).") var prompt: String?
     @Option(help: "Which stage's checkpoint: \(Stage.names) (default: the newest that exists).") var source: String?
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
+    @Option(help: "A LoRA adapter folder to put on its base (or on --checkpoint), merged.") var adapter: String?
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.6
     @Option(help: "Sample from the k most likely tokens (0 = all).") var topK = 50
     @Option(help: "Seed for sampling.") var seed: UInt64 = 42
@@ -33,7 +34,7 @@ struct Chat: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try loadModel(
-                out: opts.out, stage: source.flatMap(Stage.init(rawValue:)), checkpoint: checkpoint)
+                out: opts.out, stage: source.flatMap(Stage.init(rawValue:)), checkpoint: checkpoint, adapter: adapter)
             let model = loaded.model, tok = loaded.tokenizer
             let options = SamplingOptions(temperature: temperature, topK: topK, seed: seed, maxTokens: maxTokens)
             let session = ChatSession(engine: Engine(model: model, tokenizer: tok), options: options, system: system)

@@ -10,6 +10,7 @@ struct ChatDistill: ParsableCommand {
         commandName: "chat-distill",
         abstract: "Distillation: the student samples, a teacher scores every token (reverse KL as the reward).")
     @OptionGroup var opts: RunOptions
+    @OptionGroup var lora: LoRAOptions
     private static let d = DistillOptions()
     @Option(help: "Teacher: a stage (\(Stage.names)) or a checkpoint folder.") var teacher = "sft"
     @Option(help: "Student to start from: a stage or a checkpoint folder.") var student = "rl"
@@ -96,9 +97,10 @@ struct ChatDistill: ParsableCommand {
             o.saveEvery = saveEvery
             o.resume = resume
             o.fresh = fresh
+            o.lora = try lora.start()
             func folder(_ s: String) -> String { Stage(rawValue: s)?.dir(in: opts.out) ?? s }
             let r = try distill(
-                tokenizer: tok, words: try TaskWords.load(), student: folder(student), teacher: folder(teacher),
+                tokenizer: tok, words: try TaskWords.load(), student: lora.adapter ?? folder(student), teacher: folder(teacher),
                 outDir: outDir, options: o)
             if let status = r.stopStatus { throw ExitCode(status) }
             let shown = r.pass1.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f%%", $0.key, 100 * $0.value) }

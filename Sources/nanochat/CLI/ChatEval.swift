@@ -133,6 +133,7 @@ struct ChatEval: ParsableCommand {
     @OptionGroup var opts: RunOptions
     @Option(help: "Which stage to evaluate: \(Stage.names).") var source = "sft"
     @Option(help: "Checkpoint folder (overrides --source).") var checkpoint: String?
+    @Option(help: "A LoRA adapter folder to put on its base (or on --checkpoint), merged.") var adapter: String?
     @Option(help: "Test examples per task.") var count = 100
     @Option(help: "Most tokens per answer.") var maxTokens = 96
     @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50); print pass@1..k.")
@@ -173,9 +174,10 @@ struct ChatEval: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try loadModel(
-                out: opts.out, stage: Stage(rawValue: source), checkpoint: checkpoint, maxBatch: max(1, passK, bestOf))
+                out: opts.out, stage: adapter == nil ? Stage(rawValue: source) : nil, checkpoint: checkpoint,
+                adapter: adapter, maxBatch: max(1, passK, bestOf))
             let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
-            let label = checkpoint == nil ? source : meta["stage"] ?? source  // eval.jsonl's `source`
+            let label = checkpoint == nil && adapter == nil ? source : meta["stage"] ?? source  // eval.jsonl's `source`
             let t0 = now()
             let rows = try evaluateTasks(
                 engine: Engine(model: model, tokenizer: tok), words: try TaskWords.load(), count: count,

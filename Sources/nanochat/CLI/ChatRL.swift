@@ -9,6 +9,7 @@ struct ChatRL: ParsableCommand {
         commandName: "chat-rl", abstract: "Reinforcement learning on arithmetic: sample answers, reward the right ones."
     )
     @OptionGroup var opts: RunOptions
+    @OptionGroup var lora: LoRAOptions
     private static let d = RLOptions()
     @Option(help: "Optimizer steps (default \(d.steps); on --resume, the saved total).") var steps: Int?
     @Option(help: "Prompts per step.") var prompts = d.prompts
@@ -59,6 +60,7 @@ struct ChatRL: ParsableCommand {
             o.seed = seed
             o.resume = resume
             o.fresh = fresh
+            o.lora = try lora.start()
             o.evalEvery = evalEvery
             o.evalCount = evalCount
             o.saveEvery = saveEvery
@@ -66,7 +68,7 @@ struct ChatRL: ParsableCommand {
             o.kl = kl
             o.reference = reference
             let r = try reinforce(
-                tokenizer: tok, words: try TaskWords.load(), from: from ?? Stage.rl.startsFrom!.dir(in: opts.out),
+                tokenizer: tok, words: try TaskWords.load(), from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),
                 outDir: Stage.rl.dir(in: opts.out),
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on

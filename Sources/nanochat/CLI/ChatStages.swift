@@ -30,10 +30,13 @@ struct StageOptions: ParsableArguments {
         try validateCount(perTask, "--per-task", 1...1_000_000)
     }
 
-    func trainOptions(stage: Stage, from: String, seqLen: Int, warmStart: Bool) -> PretrainOptions {
+    func trainOptions(stage: Stage, from: String, seqLen: Int, warmStart: Bool, lora: LoRAOptions) throws
+        -> PretrainOptions
+    {
         var o = PretrainOptions()
         o.stage = stage
-        o.initFrom = from
+        o.lora = try lora.start()
+        o.initFrom = lora.adapter ?? from
         o.warmStartOptimizer = warmStart
         o.seqLen = seqLen
         o.batchSize = batchSize
@@ -66,10 +69,11 @@ struct MidTrain: ParsableCommand {
         abstract: "Continue training on corpus text mixed with conversations (chat format, tools).")
     @OptionGroup var opts: RunOptions
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAOptions
 
     func run() throws {
         try runReportingErrors {
-            let from = Stage.mid.startsFrom!.dir(in: opts.out)
+            let from = lora.adapter ?? Stage.mid.startsFrom!.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
             let (stream, chatTokens) = try midTrainingStream(
@@ -81,7 +85,8 @@ struct MidTrain: ParsableCommand {
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(
                 tokenizer: tok, source: &loader, val: val, outDir: Stage.mid.dir(in: opts.out),
-                options: stage.trainOptions(stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false))
+                options: try stage.trainOptions(
+                    stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false, lora: lora))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
             do {
@@ -99,10 +104,11 @@ struct ChatSFT: ParsableCommand {
         abstract: "Supervised fine-tuning on conversations; only the assistant's tokens are trained.")
     @OptionGroup var opts: RunOptions
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAOptions
 
     func run() throws {
         try runReportingErrors {
-            let from = Stage.sft.startsFrom!.dir(in: opts.out)
+            let from = lora.adapter ?? Stage.sft.startsFrom!.dir(in: opts.out)
             let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
             let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
             let rendered = try mixture.conversations(seed: stage.seed &+ 1).map {
@@ -115,7 +121,8 @@ struct ChatSFT: ParsableCommand {
             )
             let r = try trainStage(
                 tokenizer: tok, source: &loader, val: val, outDir: Stage.sft.dir(in: opts.out),
-                options: stage.trainOptions(stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true))
+                options: try stage.trainOptions(
+                    stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true, lora: lora))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
             do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }

@@ -10,7 +10,7 @@ struct Nanochat: ParsableCommand {
         abstract: "The whole ChatGPT pipeline on a CPU: tokenizer, pretraining, fine-tuning, RL, chat.",
         subcommands: [
             TokTrain.self, TokEval.self, Tokenize.self, BaseTrain.self, BaseEval.self, MidTrain.self, ChatSFT.self,
-            ChatRL.self, ChatDistill.self, Pairs.self, RewardTrain.self, ChatDPO.self,
+            ChatRL.self, ChatDistill.self, Pairs.self, RewardTrain.self, ChatDPO.self, LoRAMerge.self,
             ChatEval.self, Chat.self, Bench.self, Report.self, Download.self, Stages.self,
         ]
     )

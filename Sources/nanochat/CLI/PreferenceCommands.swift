@@ -109,7 +109,7 @@ struct PreferenceRunOptions: ParsableArguments {
     }
 
     /// Loads the files and runs the stage.
-    func run(_ out: String, method: PreferenceMethod, beta: Float) throws {
+    func run(_ out: String, method: PreferenceMethod, beta: Float, lora: LoRAStart = LoRAStart()) throws {
         let tok = try Tokenizer.load(from: out + "/tokenizer")
         let outDir = out + "/" + method.folder
         var o = PreferenceOptions()
@@ -125,6 +125,7 @@ struct PreferenceRunOptions: ParsableArguments {
         o.seed = seed
         o.resume = resume
         o.fresh = fresh
+        o.lora = lora
         let names = heldOut.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         guard Set(names).count == names.count else {
             throw UserError(
@@ -135,7 +136,7 @@ struct PreferenceRunOptions: ParsableArguments {
         let held = try heldOut.map {
             (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try PreferenceFile.load($0))
         }
-        let start = Stage(rawValue: from)?.dir(in: out) ?? from
+        let start = lora.adapter ?? Stage(rawValue: from)?.dir(in: out) ?? from
         let r = try preferenceStage(
             tokenizer: tok, from: start, outDir: outDir, train: train, heldOut: held, options: o)
         if let status = r.stopStatus { throw ExitCode(status) }
@@ -164,6 +165,7 @@ struct ChatDPO: ParsableCommand {
         commandName: "chat-dpo", abstract: "Direct Preference Optimization from the SFT model on preference pairs.")
     @OptionGroup var opts: RunOptions
     @OptionGroup var pref: PreferenceRunOptions
+    @OptionGroup var lora: LoRAOptions
     @Option(help: "DPO's beta: the strength of the pull towards the reference (larger = stay closer).")
     var beta: Float = PreferenceOptions().beta
 
@@ -172,5 +174,7 @@ struct ChatDPO: ParsableCommand {
         guard beta > 0 else { throw ValidationError("--beta must be positive") }
     }
 
-    func run() throws { try runReportingErrors { try pref.run(opts.out, method: .dpo, beta: beta) } }
+    func run() throws {
+        try runReportingErrors { try pref.run(opts.out, method: .dpo, beta: beta, lora: try lora.start()) }
+    }
 }

@@ -21,8 +21,8 @@ struct ParamTensor {
     let rows: Int, cols: Int
     let offset: Int
     var count: Int { rows * cols }
-    /// Matrices inside the blocks get Muon; the embedding and the head get AdamW.
-    var optimizer: OptimizerKind { name.hasPrefix("transformer.h.") ? .muon : .adamw }
+    /// Matrices inside the blocks get Muon; the embedding, the heads and LoRA factors get AdamW.
+    var optimizer: OptimizerKind { name.hasPrefix("transformer.h.") && !isAdapter ? .muon : .adamw }
     var trainable = true
 }
 
@@ -47,12 +47,23 @@ func parameterTable(_ c: GPTConfig) -> [ParamTensor] {
     }
     add("lm_head.weight", c.vocabSize, c.nEmbd)
     if c.scoreHead { add("score.weight", 1, c.nEmbd) }
+    if let lora = c.lora {  // after every base tensor, so that the base layout is the same with or without
+        for l in 0..<c.nLayer {
+            for t in lora.targets {
+                let (names, shape) = (LoRASpec.names(layer: l, t), t.shape(c))
+                add(names.a, lora.rank, shape.cols)
+                add(names.b, shape.rows, lora.rank)
+            }
+        }
+    }
     return table
 }
 
 /// Saved activations of one block (pointers into the activation slab).
 struct BlockActs {
     var ln1, rstd1, q, qrstd, k, krstd, v, att, atty, ln2, rstd2, fch, fca: UnsafeMutablePointer<Float>
+    /// A·x of each LoRA target (N, r) at index target.index (unused without adapters).
+    var lora: UnsafeMutablePointer<Float>
 }
 
 final class GPT {
@@ -67,13 +78,17 @@ final class GPT {
     let wte: Int, lmHead: Int
     let score: Int?  // the reward model's head (config.scoreHead)
     let blocks: [BlockWeights]
+    /// LoRA factors per layer, indexed by LoRATarget.index (empty without adapters).
+    let adapters: [[AdapterWeights?]]
+    /// The checkpoint a LoRA model's frozen weights came from, written into its adapter_config.json.
+    var adapterBase: AdapterBase?
 
     // Activations: one slab, carved once for (maxBatch, sequenceLen).
     let actSlab: UnsafeMutablePointer<Float>
     let actCount: Int
     var emb, x0, rstd0, residual, lnf, rstdf, logits, losses, lse: UnsafeMutablePointer<Float>
     var layers: [BlockActs] = []
-    var dres, dln, dq, dk, dv, datty, dfca, dfch, attScratch: UnsafeMutablePointer<Float>
+    var dres, dln, dq, dk, dv, datty, dfca, dfch, attScratch, loraScratch: UnsafeMutablePointer<Float>
     let ropeCos, ropeSin: UnsafeMutablePointer<Float>
     // The batch of the last forward, kept for backward.
     let inputs, targets: UnsafeMutablePointer<Int32>
@@ -103,6 +118,16 @@ final class GPT {
                 cv: byName[p + "attn.c_v.weight"]!, attnProj: byName[p + "attn.c_proj.weight"]!,
                 fc: byName[p + "mlp.c_fc.weight"]!, mlpProj: byName[p + "mlp.c_proj.weight"]!)
         }
+        adapters =
+            config.lora == nil
+            ? []
+            : (0..<config.nLayer).map { l in
+                LoRATarget.allCases.map { t in
+                    let n = LoRASpec.names(layer: l, t)
+                    guard let a = byName[n.a], let b = byName[n.b] else { return nil }
+                    return AdapterWeights(a: a, b: b)
+                }
+            }
 
         // Activation table: measure, allocate, carve.
         let N = maxBatch * config.sequenceLen, T = config.sequenceLen
@@ -130,7 +155,8 @@ final class GPT {
             layers.append(
                 BlockActs(
                     ln1: take(), rstd1: take(), q: take(), qrstd: take(), k: take(), krstd: take(),
-                    v: take(), att: take(), atty: take(), ln2: take(), rstd2: take(), fch: take(), fca: take()))
+                    v: take(), att: take(), atty: take(), ln2: take(), rstd2: take(), fch: take(), fca: take(),
+                    lora: take()))
         }
         dres = take()
         dln = take()
@@ -141,6 +167,7 @@ final class GPT {
         dfca = take()
         dfch = take()
         attScratch = take()
+        loraScratch = take()
 
         ropeCos = .allocate(capacity: T * config.headDim / 2)
         ropeSin = .allocate(capacity: T * config.headDim / 2)
@@ -166,14 +193,15 @@ final class GPT {
     static func activationSizes(_ config: GPTConfig, maxBatch: Int) -> [Int] {
         let N = maxBatch * config.sequenceLen, T = config.sequenceLen
         let C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead, V = config.vocabSize
+        let R = config.lora?.rank ?? 0
         var sizes: [Int] = [N * C, N * C, N, N * C, N * C, N, N * V, N, N]
         for _ in 0..<config.nLayer {
             sizes += [
                 N * C, N, N * C, N * NH, N * KC, N * NKV, N * KC, maxBatch * NH * T * T, N * C, N * C, N, 4 * N * C,
-                4 * N * C,
+                4 * N * C, LoRATarget.allCases.count * N * R,
             ]
         }
-        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T]
+        sizes += [N * C, N * C, N * C, N * KC, N * KC, N * C, 4 * N * C, 4 * N * C, maxBatch * NH * T * T, N * R]
         return sizes
     }
 
@@ -205,6 +233,11 @@ final class GPT {
                 for i in 0..<t.count { p[i] = rng.normal() }
             } else if t.name == "lm_head.weight" {
                 for i in 0..<t.count { p[i] = 0.001 * rng.normal() }
+            } else if t.name.hasSuffix("lora_B.weight") {
+                p.update(repeating: 0, count: t.count)  // B = 0: the adapted model starts as the base model
+            } else if t.name.hasSuffix("lora_A.weight") {
+                let a = 1 / Float(t.cols).squareRoot()  // PEFT's kaiming_uniform(a=sqrt(5)): U(±1/sqrt(in))
+                for i in 0..<t.count { p[i] = (2 * rng.uniform() - 1) * a }
             } else if t.name.hasSuffix("c_proj.weight") || t.name == "score.weight" {
                 p.update(repeating: 0, count: t.count)
             } else {
@@ -303,6 +336,9 @@ final class GPT {
             timed(.matmul) { linearForward(a.q, a.ln1, P + bw.cq, N, C, C) }
             timed(.matmul) { linearForward(a.k, a.ln1, P + bw.ck, N, C, KC) }
             timed(.matmul) { linearForward(a.v, a.ln1, P + bw.cv, N, C, KC) }
+            adapterForward(l, .q, a.q, a.ln1, N, C, C)
+            adapterForward(l, .k, a.k, a.ln1, N, C, KC)
+            adapterForward(l, .v, a.v, a.ln1, N, C, KC)
             timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs, pos0: pos0) }
             timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs, pos0: pos0) }
             timed(.rmsnorm) { rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs) }
@@ -316,12 +352,15 @@ final class GPT {
                 timed(.attention) { attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hs) }
             }
             timed(.matmul) { linearForward(residual, a.atty, P + bw.attnProj, N, C, C, accumulate: true) }  // x += attn
+            adapterForward(l, .attnProj, residual, a.atty, N, C, C)
             // mlp
             timed(.rmsnorm) { rmsNormForward(a.ln2, a.rstd2, residual, N, C) }
             timed(.matmul) { linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C) }
+            adapterForward(l, .fc, a.fch, a.ln2, N, C, 4 * C)
             timed(.relu2) { reluSquaredForward(a.fca, a.fch, N * 4 * C) }
             // x += mlp
             timed(.matmul) { linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true) }
+            adapterForward(l, .mlpProj, residual, a.fca, N, 4 * C, C)
         }
         timed(.rmsnorm) { rmsNormForward(lnf, rstdf, residual, N, C) }
         timed(.matmul) { linearForward(logits, lnf, P + lmHead, N, C, V) }

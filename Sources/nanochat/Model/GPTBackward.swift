@@ -91,14 +91,17 @@ extension GPT {
             // mlp: x_out = x_mid + mlp(ln2(x_mid)); dres flows through unchanged and gains the branch.
             dfca.update(repeating: 0, count: 4 * N * C)
             timed(.matmul) { linearBackward(dfca, grad(bw.mlpProj), dres, a.fca, P + bw.mlpProj, N, 4 * C, C) }
+            adapterBackward(l, .mlpProj, dfca, dres, a.fca, N, 4 * C, C)
             dfch.update(repeating: 0, count: 4 * N * C)
             timed(.relu2) { reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C) }
             dln.update(repeating: 0, count: N * C)
             timed(.matmul) { linearBackward(dln, grad(bw.fc), dfch, a.ln2, P + bw.fc, N, C, 4 * C) }
+            adapterBackward(l, .fc, dln, dfch, a.ln2, N, C, 4 * C)
             timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln2, a.rstd2, N, C) }
             // attention: x_mid = x_in + proj(attn(...))
             datty.update(repeating: 0, count: N * C)
             timed(.matmul) { linearBackward(datty, grad(bw.attnProj), dres, a.atty, P + bw.attnProj, N, C, C) }
+            adapterBackward(l, .attnProj, datty, dres, a.atty, N, C, C)
             dq.update(repeating: 0, count: N * C)
             dk.update(repeating: 0, count: N * KC)
             dv.update(repeating: 0, count: N * KC)
@@ -117,6 +120,9 @@ extension GPT {
             timed(.matmul) { linearBackward(dln, grad(bw.cq), dqr, a.ln1, P + bw.cq, N, C, C) }
             timed(.matmul) { linearBackward(dln, grad(bw.ck), dkr, a.ln1, P + bw.ck, N, C, KC) }
             timed(.matmul) { linearBackward(dln, grad(bw.cv), dv, a.ln1, P + bw.cv, N, C, KC) }
+            adapterBackward(l, .q, dln, dqr, a.ln1, N, C, C)
+            adapterBackward(l, .k, dln, dkr, a.ln1, N, C, KC)
+            adapterBackward(l, .v, dln, dv, a.ln1, N, C, KC)
             timed(.rmsnorm) { rmsNormBackward(dres, dln, a.ln1, a.rstd1, N, C) }
         }
         // x0 = rmsnorm(emb): dres is d(x0) now.

@@ -11,6 +11,9 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     /// A reward model (Train/Reward.swift): one more tensor, `score.weight` (1, C), reads a scalar off the
     /// final normed hidden state, as a sequence-classification head does. Saved as metadata score_head = 1.
     var scoreHead = false
+    /// Low-rank adapters on the blocks' linear layers (Model/LoRA.swift): a LoRA stage's model is the base
+    /// model plus these tensors, saved apart as an adapter folder (Train/Adapter.swift).
+    var lora: LoRASpec?
 
     enum CodingKeys: String, CodingKey {
         case sequenceLen = "sequence_len", vocabSize = "vocab_size", nLayer = "n_layer"
@@ -51,13 +54,19 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
 
     /// Parameters in matmuls (everything but the embedding table): nanochat's N for FLOPs.
     var matmulParams: Int { nLayer * (nEmbd * nEmbd * 2 + 2 * nEmbd * kvDim + 8 * nEmbd * nEmbd) + vocabSize * nEmbd }
-    var numParams: Int { matmulParams + vocabSize * nEmbd + (scoreHead ? nEmbd : 0) }
+    var numParams: Int { matmulParams + vocabSize * nEmbd + (scoreHead ? nEmbd : 0) + adapterParams }
+
+    /// Parameters in the LoRA factors: r·(in + out) per adapted layer.
+    var adapterParams: Int {
+        guard let lora else { return 0 }
+        return nLayer * lora.targets.reduce(0) { n, t in n + lora.rank * (t.shape(self).rows + t.shape(self).cols) }
+    }
 
     /// Training FLOPs per token, as nanochat estimates: 6·N_matmul + 12·L·C·T (attention's QK and AV).
     var flopsPerToken: Double { 6 * Double(matmulParams) + 12 * Double(nLayer * nEmbd * sequenceLen) }
 
     var description: String {
         "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq "
-            + "\(sequenceLen)" + (scoreHead ? ", score head" : "")
+            + "\(sequenceLen)" + (scoreHead ? ", score head" : "") + (lora.map { ", \($0)" } ?? "")
     }
 }

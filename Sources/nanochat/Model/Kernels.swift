@@ -229,6 +229,32 @@ func linearBackward(
     if let dW { sgemm(transA: true, transB: false, OC, IC, N, dout, lda: OC, inp, ldb: IC, beta: 1, dW, ldc: IC) }
 }
 
+// MARK: - Low-rank adapter on a linear layer (LoRA): out += s·(inp·Aᵀ)·Bᵀ, s = α/r
+
+/// out (N, OC) += s · h · Bᵀ with h (N, r) = inp (N, IC) · Aᵀ saved for backward; A (r, IC), B (OC, r).
+/// Added after `linearForward` of the frozen W, so the layer computes W x + s·B A x.
+func loraForward(
+    _ out: UnsafeMutablePointer<Float>, _ h: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+    _ A: UnsafePointer<Float>, _ Bm: UnsafePointer<Float>, _ N: Int, _ IC: Int, _ OC: Int, _ r: Int, _ s: Float
+) {
+    sgemm(transA: false, transB: true, N, r, IC, inp, lda: IC, A, ldb: IC, beta: 0, h, ldc: r)
+    sgemm(transA: false, transB: true, N, OC, r, alpha: s, h, lda: r, Bm, ldb: r, beta: 1, out, ldc: OC)
+}
+
+/// dB (OC, r) += s · doutᵀ · h;  dh (N, r) = s · dout · B;  dA (r, IC) += dhᵀ · inp;  dinp (N, IC) += dh · A.
+/// `dh` is scratch of N·r floats. dA/dB nil: frozen factors (only dinp is computed).
+func loraBackward(
+    _ dinp: UnsafeMutablePointer<Float>, _ dA: UnsafeMutablePointer<Float>?, _ dB: UnsafeMutablePointer<Float>?,
+    _ dh: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>,
+    _ h: UnsafePointer<Float>, _ A: UnsafePointer<Float>, _ Bm: UnsafePointer<Float>,
+    _ N: Int, _ IC: Int, _ OC: Int, _ r: Int, _ s: Float
+) {
+    if let dB { sgemm(transA: true, transB: false, OC, r, N, alpha: s, dout, lda: OC, h, ldb: r, beta: 1, dB, ldc: r) }
+    sgemm(transA: false, transB: false, N, r, OC, alpha: s, dout, lda: OC, Bm, ldb: r, beta: 0, dh, ldc: r)
+    if let dA { sgemm(transA: true, transB: false, r, IC, N, dh, lda: r, inp, ldb: IC, beta: 1, dA, ldc: IC) }
+    sgemm(transA: false, transB: false, N, IC, r, dh, lda: r, A, ldb: IC, beta: 1, dinp, ldc: IC)
+}
+
 // MARK: - Soft-capped logits + weighted cross-entropy (fused)
 
 /// tanh(x) = 1 - 2/(e^{2x} + 1): one expf, about twice as fast as tanhf here; absolute error ~1e-7.

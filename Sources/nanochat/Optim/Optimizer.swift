@@ -10,12 +10,13 @@ struct OptimizerHyper: Codable, Equatable {
         let h = OptimizerHyper()
         return OptimizerHyper(
             embeddingLR: h.embeddingLR * scale, unembeddingLR: h.unembeddingLR * scale,
-            matrixLR: h.matrixLR * scale, weightDecay: 0)
+            matrixLR: h.matrixLR * scale, adapterLR: h.adapterLR * scale, weightDecay: 0)
     }
 
     var embeddingLR: Float = 0.2  // AdamW, wte
     var unembeddingLR: Float = 0.004  // AdamW, lm_head
     var matrixLR: Float = 0.02  // Muon, block matrices
+    var adapterLR: Float = 0.002  // AdamW, LoRA factors (Model/LoRA.swift)
     var weightDecay: Float = 0  // AdamW's decoupled weight decay
     var scaleByWidth = true  // multiply the AdamW rates by (C/768)^-0.5
 }
@@ -96,7 +97,9 @@ final class Optimizer {
                     lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
             case .adamw:
                 // Heads (the LM head, a reward model's score head) take the unembedding rate.
-                let base = t.name == "transformer.wte.weight" ? hyper.embeddingLR : hyper.unembeddingLR
+                let base =
+                    t.isAdapter
+                    ? hyper.adapterLR : t.name == "transformer.wte.weight" ? hyper.embeddingLR : hyper.unembeddingLR
                 adamwStep(
                     p, g, expAvg + s, expAvgSq + s, t.count,
                     lr: base * widthScale * lrMultiplier, step: step, adam)

@@ -2,6 +2,8 @@
 // the optimizer state (AdamW moments, Muon momentum, step) in `optim.safetensors` beside it. The config,
 // the step and the tokenizer's hash go in `__metadata__`; stages add their own keys (data position, ...).
 // Files are written to a temporary name and renamed; loading checks names, shapes and the config.
+// A LoRA model's checkpoint is an adapter folder instead (Train/Adapter.swift): inspect and load read
+// one as its base plus the adapter, so every command that takes a checkpoint folder takes an adapter.
 
 import Foundation
 
@@ -45,10 +47,19 @@ enum Checkpoint {
         var meta = metadata(model.config).merging(extra) { _, new in new }
         if let optimizer { meta["step"] = meta["step"] ?? "\(optimizer.step)" }
         let tensors = model.tensors.map { ($0.name, [$0.rows, $0.cols], UnsafePointer(model.params + $0.offset)) }
-        guard let optimizer else {
-            try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
-            return
+        func writeModel() throws {
+            // A folder holds one kind of checkpoint: the other kind's files (a --fresh run's) go.
+            if model.config.lora != nil {
+                try AdapterFile.save(model: model, to: dir, metadata: meta)
+                try? FileManager.default.removeItem(atPath: dir + "/" + modelFile)
+            } else {
+                try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
+                for f in [AdapterFile.configFile, AdapterFile.modelFile] {
+                    try? FileManager.default.removeItem(atPath: dir + "/" + f)
+                }
+            }
         }
+        guard let optimizer else { return try writeModel() }
         // The two files are tied by a fingerprint of the weights in both. The optimizer file is written first
         // and the model file last: a save killed between the two leaves a pair whose fingerprints differ,
         // which load refuses (as it refuses an optimizer file from another run).
@@ -68,7 +79,12 @@ enum Checkpoint {
         var optMeta = meta
         optMeta["optimizer_step"] = "\(optimizer.step)"
         try writeAtomically(Safetensors.encode(state, metadata: optMeta), to: dir + "/" + optimFile)
-        try writeAtomically(Safetensors.encode(tensors, metadata: meta), to: dir + "/" + modelFile)
+        try writeModel()
+    }
+
+    /// Whether `dir` holds a checkpoint: a model file, or an adapter folder.
+    static func exists(_ dir: String) -> Bool {
+        FileManager.default.fileExists(atPath: dir + "/" + modelFile) || AdapterFile.isAdapter(dir)
     }
 
     /// FNV-1a over the weights' bytes: what ties a model file to its optimizer file.
@@ -81,6 +97,7 @@ enum Checkpoint {
 
     /// Reads a checkpoint's config and metadata without loading weights.
     static func inspect(_ dir: String) throws -> (GPTConfig, [String: String]) {
+        if AdapterFile.isAdapter(dir) { return try AdapterFile.inspect(dir) }
         let path = dir + "/" + modelFile
         guard FileManager.default.fileExists(atPath: path) else {
             throw UserError(
@@ -93,9 +110,24 @@ enum Checkpoint {
     /// Loads weights (and optimizer state) from `dir` into a model of the same config. Returns the metadata.
     /// With `addingScoreHead`, the checkpoint is a language model and `model` the reward model made from it:
     /// every tensor but score.weight is loaded, and score.weight keeps its value (reward-train starts it at 0).
+    /// With `addingAdapters`, `model` is a LoRA model made from the checkpoint: its factors keep their values.
+    /// An adapter folder loads as its base plus the adapter.
     @discardableResult
     static func load(
-        into model: GPT, optimizer: Optimizer? = nil, from dir: String, addingScoreHead: Bool = false
+        into model: GPT, optimizer: Optimizer? = nil, from dir: String, addingScoreHead: Bool = false,
+        addingAdapters: Bool = false
+    ) throws -> [String: String] {
+        let meta =
+            AdapterFile.isAdapter(dir)
+            ? try AdapterFile.load(into: model, from: dir)
+            : try loadModelFile(
+                into: model, from: dir, addingScoreHead: addingScoreHead, addingAdapters: addingAdapters)
+        guard let optimizer else { return meta }
+        return try loadOptimizer(optimizer, from: dir, modelMeta: meta)
+    }
+
+    private static func loadModelFile(
+        into model: GPT, from dir: String, addingScoreHead: Bool, addingAdapters: Bool
     ) throws -> [String: String] {
         let path = dir + "/" + modelFile
         guard FileManager.default.fileExists(atPath: path) else {
@@ -105,6 +137,7 @@ enum Checkpoint {
         let (tensors, meta) = try Safetensors.read(path)
         var saved = try config(from: meta, path: path)
         if addingScoreHead && !saved.scoreHead { saved.scoreHead = true }
+        if addingAdapters { saved.lora = model.config.lora }
         guard saved == model.config else {
             throw UserError(
                 "\(path) holds a model with \(saved), but this run builds \(model.config). Use the same "
@@ -112,9 +145,17 @@ enum Checkpoint {
                     + "another --out)."
             )
         }
-        let wanted = model.tensors.filter { !(addingScoreHead && $0.name == "score.weight" && tensors[$0.name] == nil) }
+        let wanted = model.tensors.filter {
+            !(addingScoreHead && $0.name == "score.weight" && tensors[$0.name] == nil)
+                && !(addingAdapters && $0.isAdapter)
+        }
         try copy(tensors, wanted.map { ($0.name, $0, model.params + $0.offset) }, path: path)
-        guard let optimizer else { return meta }
+        return meta
+    }
+
+    private static func loadOptimizer(
+        _ optimizer: Optimizer, from dir: String, modelMeta meta: [String: String]
+    ) throws -> [String: String] {
         let optPath = dir + "/" + optimFile
         guard FileManager.default.fileExists(atPath: optPath) else {
             throw UserError(

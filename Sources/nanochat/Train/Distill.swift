@@ -20,6 +20,7 @@ import Foundation
 
 /// Every setting of the distillation stage, with its defaults (chat-distill reads them from here).
 struct DistillOptions {
+    var lora = LoRAStart()  // LoRA adapters instead of every weight
     var steps = Stage.distill.defaultSteps
     /// The prompt families and their weights: each prompt of a step is drawn from one of them.
     var tasks: [(kind: TaskKind, weight: Double)] = [(.spelling, 1), (.counting, 1), (.choice, 1)]
@@ -166,8 +167,8 @@ func distill(
                 + "\(b)); distillation compares their log-probs token by token, so they must share one")
     }
     let start = StageStart(
-        outDir: outDir, resume: o.resume, from: student, fresh: o.fresh, maxBatch: o.samples, seed: o.seed,
-        hyper: o.hyper)
+        outDir: outDir, resume: o.resume, from: student, fresh: o.fresh, lora: o.lora, maxBatch: o.samples,
+        seed: o.seed, hyper: o.hyper)
     let loaded = try openFromCheckpoint(start, steps: o.steps, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
     let (teacherModel, _) = try loadCheckpoint(

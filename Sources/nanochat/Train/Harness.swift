@@ -17,6 +17,7 @@ struct StageStart {
     var warmOptimizer = false  // ... and its optimizer state
     var fresh = false  // replace a checkpoint already in outDir (else one there is refused without --resume)
     var addScoreHead = false  // a reward model: `from` gains a score head, initialised to 0 (reward-train)
+    var lora = LoRAStart()  // train low-rank adapters on frozen weights instead of every weight
     var maxBatch: Int
     var seed: UInt64
     var hyper: OptimizerHyper
@@ -63,14 +64,13 @@ struct StageModel {
 /// checking that checkpoints were made with this tokenizer.
 func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) throws -> StageModel {
     let lock = try StageLock(start.outDir)
-    let existing = start.outDir + "/" + Checkpoint.modelFile
-    if !start.resume && !start.fresh && FileManager.default.fileExists(atPath: existing) {
+    if !start.resume && !start.fresh && Checkpoint.exists(start.outDir) {
         let step = (try? Checkpoint.inspect(start.outDir).1["step"]) ?? nil
         throw UserError(
             "\(start.outDir) already holds a checkpoint (step \(step ?? "?")). Continue it with --resume, "
                 + "replace it with --fresh, or train into another --out.")
     }
-    if start.resume && !FileManager.default.fileExists(atPath: existing) {
+    if start.resume && !Checkpoint.exists(start.outDir) {
         throw UserError("no checkpoint in \(start.outDir) to resume: run the stage without --resume to start it")
     }
     if start.fresh {
@@ -79,10 +79,12 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
             try? FileManager.default.removeItem(atPath: start.outDir + "/" + stale)
         }
     }
-    let source = start.resume ? start.outDir : start.from
+    let source = start.resume ? start.outDir : start.lora.adapter ?? start.from
     var config = fresh
-    if let source, start.from != nil { config = try Checkpoint.inspect(source).0 }
+    if let source, start.from != nil || start.lora.adapter != nil { config = try Checkpoint.inspect(source).0 }
     if start.addScoreHead { config.scoreHead = true }
+    let plan = try LoRAPlan(start, source: source, sourceConfig: config)
+    config.lora = plan.spec
     try config.validate()
     guard config.vocabSize == tok.vocabSize else {
         throw UserError(
@@ -92,11 +94,25 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     }
     try GPT.checkFitsInMemory(config, maxBatch: start.maxBatch, training: true)
     let model = GPT(config: config, maxBatch: start.maxBatch, seed: start.seed)
+    if config.lora != nil { model.freeze { !$0.isAdapter } }  // before the optimizer: state for adapters only
     let opt = Optimizer(model: model, hyper: start.hyper)
     guard let source else { return StageModel(model: model, optimizer: opt, lock: lock, meta: [:]) }
-    let meta = try Checkpoint.load(
-        into: model, optimizer: start.resume || start.warmOptimizer ? opt : nil, from: source,
-        addingScoreHead: start.addScoreHead && !start.resume)
+    // A new adapter starts with fresh optimizer state, and so does a full fine-tune of a merged adapter.
+    let warm = start.resume || (start.warmOptimizer && plan.sourceIsAdapter == (config.lora != nil))
+    let meta: [String: String]
+    if plan.merge {
+        var adapted = config
+        adapted.lora = plan.sourceSpec
+        let m = GPT(config: adapted, maxBatch: 1)
+        meta = try Checkpoint.load(into: m, from: source)
+        model.params.update(from: m.merged(maxBatch: 1).params, count: model.numParams)
+    } else {
+        meta = try Checkpoint.load(
+            into: model, optimizer: warm ? opt : nil, from: source,
+            addingScoreHead: start.addScoreHead && !start.resume,
+            addingAdapters: config.lora != nil && !plan.sourceIsAdapter)
+        if config.lora != nil && !plan.sourceIsAdapter { model.adapterBase = try AdapterBase.of(source) }
+    }
     guard meta["tokenizer_hash"] == nil || meta["tokenizer_hash"] == tok.hash else {
         throw UserError(
             start.resume
@@ -158,6 +174,13 @@ final class StageHarness {
         self.step = step ?? 0
         try makeFolder(outDir)
         log = try LogWriter(path: outDir + "/log.jsonl", fresh: step == nil, keepThrough: step)
+        if let lora = model.config.lora {
+            let trained = model.tensors.filter(\.trainable).reduce(0) { $0 + $1.count }
+            say(
+                String(
+                    format: "%@: %@: training %d of %d parameters (%.2f%%); the rest are frozen", name,
+                    "\(lora)", trained, model.numParams, 100 * Double(trained) / Double(model.numParams)))
+        }
     }
 
     /// A line above the progress line (nothing when quiet).

@@ -45,6 +45,7 @@ enum PreferenceMethod: String {
 }
 
 struct PreferenceOptions {
+    var lora = LoRAStart()  // LoRA adapters instead of every weight (chat-dpo)
     var method = PreferenceMethod.dpo
     var steps = 100
     var batch = 8  // pairs per optimizer step
@@ -184,7 +185,7 @@ func preferenceStage(
     }
     let start = StageStart(
         outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, addScoreHead: o.method == .reward,
-        maxBatch: 2, seed: o.seed, hyper: o.hyper)
+        lora: o.lora, maxBatch: 2, seed: o.seed, hyper: o.hyper)
     let loaded = try openFromCheckpoint(start, steps: o.steps, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
     if o.method == .reward && !model.config.scoreHead {

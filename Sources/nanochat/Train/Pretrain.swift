@@ -31,6 +31,7 @@ struct PretrainOptions {
     var stage = Stage.base  // name in messages and checkpoint metadata
     var initFrom: String?  // start from this checkpoint's weights (mid from base, sft from mid)
     var warmStartOptimizer = false  // ...and its optimizer state
+    var lora = LoRAStart()  // LoRA adapters instead of every weight (post-training stages)
 }
 
 struct PretrainResult {
@@ -78,7 +79,7 @@ func trainStage<S: BatchSource>(
     let accum = o.totalBatchTokens / rowTokens
     let start = StageStart(
         outDir: outDir, resume: o.resume, from: o.initFrom, warmOptimizer: o.warmStartOptimizer, fresh: o.fresh,
-        maxBatch: o.batchSize, seed: o.seed, hyper: o.hyper)
+        lora: o.lora, maxBatch: o.batchSize, seed: o.seed, hyper: o.hyper)
     let fresh = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
     let loaded = try openStage(start, fresh: fresh, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer, config = model.config

@@ -11,6 +11,7 @@ import Foundation
 
 /// Every setting of the RL stage, with its defaults (the chat-rl command reads them from here).
 struct RLOptions {
+    var lora = LoRAStart()  // LoRA adapters instead of every weight
     var steps = Stage.rl.defaultSteps
     var prompts = 8  // prompts per step
     var samples = 8  // answers per prompt (the group)
@@ -176,8 +177,8 @@ func reinforce(
     tokenizer tok: Tokenizer, words: TaskWords, from: String, outDir: String, options o: RLOptions
 ) throws -> RLResult {
     let start = StageStart(
-        outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, maxBatch: o.samples, seed: o.seed,
-        hyper: o.hyper)
+        outDir: outDir, resume: o.resume, from: from, fresh: o.fresh, lora: o.lora, maxBatch: o.samples,
+        seed: o.seed, hyper: o.hyper)
     let loaded = try openFromCheckpoint(start, steps: o.steps, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer
     let h = try StageHarness(
