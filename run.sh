@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
-#   ./run.sh [quick|default|large] [--preference] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
+#   ./run.sh [quick|default|large] [--preference] [--lora] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
 #                     the speedrun (default preset: about 45 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all);
 #                     --preference: then preference tuning (pairs, reward model, DPO, best-of-N; README)
+#                     --lora: then SFT as a LoRA adapter on the frozen mid model, evaluated and merged
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 #   ./run.sh help     this text and the list of stages (nanochat stages)
@@ -51,6 +52,7 @@ preset() {
         EVAL=(--count 10 --max-tokens 48); PASSK=(--pass-k 2); ARITH=(--count 20)
         PAIRS=(--prompts 4 --samples 4 --max-tokens 32); PAIRS_OTHER=(--prompts 2 --samples 4 --max-tokens 32); PAIRS_TEST=(--prompts 2 --samples 4 --max-tokens 32)
         REWARD=(--steps 2 --batch 2 --eval-every 2); DPO=(--steps 2 --batch 2 --eval-every 2 --pairs data/chat/preferences-train.jsonl); BESTOF=(--count 4 --best-of 2 --max-tokens 32)
+        LORA=(--steps 6 --batch-size 8 --per-task 100 --eval-every 6 --save-every 3)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
@@ -58,6 +60,7 @@ preset() {
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
         PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 200 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
         REWARD=(--steps 200); DPO=(--steps 34); BESTOF=(--count 500 --best-of 4)
+        LORA=()
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -67,6 +70,7 @@ preset() {
         EVAL=(--count 200); PASSK=(--pass-k 8); ARITH=(--count 500)
         PAIRS=(--prompts 2000 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 400 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
         REWARD=(); DPO=(); BESTOF=(--count 500 --best-of 4)
+        LORA=(--steps 600)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -90,7 +94,7 @@ step() {
     local name=$1 desc=$2; shift 2
     if [ -f "$OUT/.done/$name" ]; then say "$desc: done already, skipped (--fresh redoes every stage)"; return; fi
     local args=() a resume=0
-    [ -f "$OUT/$name/model.safetensors" ] && resume=1
+    [ -f "$OUT/$name/model.safetensors" ] || [ -f "$OUT/$name/adapter_config.json" ] && resume=1
     for a in "$@"; do
         if [ "$a" != --resumable ]; then args+=("$a"); elif [ $resume = 1 ]; then args+=(--resume); fi
     done
@@ -115,17 +119,27 @@ preference_group() {
     step best-of "preference 5/5: the reward model picks the best of N sampled answers of the SFT model: ${BESTOF[*]}" chat-eval --source sft --tasks arithmetic "${BESTOF[@]}" --reward-model "$OUT/reward"
 }
 
+# LoRA (Lessons/12-lora.md), after the speedrun's stages: SFT again from the mid checkpoint, but as a rank-8
+# adapter on every linear layer of the blocks with the mid model frozen, beside the full SFT; evaluated with
+# the adapter on its base, then merged into an ordinary checkpoint.
+lora_group() {
+    step sft-lora "LoRA 1/3: SFT from mid as a rank-8 adapter, the mid model frozen: ${LORA[*]:-the defaults}" chat-sft --lora-rank 8 --into "$OUT/sft-lora" "${LORA[@]}" --resumable
+    step eval-sft-lora "LoRA 2/3: chat evaluation of mid + the adapter" chat-eval --adapter "$OUT/sft-lora" "${EVAL[@]}"
+    step sft-lora-merged "LoRA 3/3: the adapter merged into an ordinary checkpoint" lora-merge --adapter "$OUT/sft-lora" --out-dir "$OUT/sft-lora-merged" --fresh
+}
+
 speedrun() {
-    local size=default fresh=0 corpus="" preference=0
+    local size=default fresh=0 corpus="" preference=0 lora=0
     OUT="${NANOCHAT_OUT:-out}"
     while [ $# -gt 0 ]; do
         case "$1" in
         quick|default|large) size=$1 ;;
         --fresh) fresh=1 ;;
         --preference) preference=1 ;;
+        --lora) lora=1 ;;
         --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
         --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/, or a .jsonl file"; corpus=$2; shift ;;
-        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--preference] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--preference] [--lora] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
         esac
         shift
     done
@@ -142,7 +156,7 @@ speedrun() {
     check_room
     if [ $fresh = 1 ]; then
         say "--fresh: removing the stages in $OUT"
-        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/pairs" "$OUT/reward" "$OUT/dpo" "$OUT/report"
+        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/pairs" "$OUT/reward" "$OUT/dpo" "$OUT/sft-lora" "$OUT/sft-lora-merged" "$OUT/report"
     fi
     # A JSONL corpus becomes a train/ + val/ folder once (every 20th document is held out).
     if [ -n "$corpus" ] && [ -f "$corpus" ] && [ ! -d "$OUT/corpus" ]; then
@@ -178,6 +192,7 @@ speedrun() {
         step eval-$s-arith "stage 8/8: arithmetic after ${s^^}: ${ARITH[*]}" chat-eval --source $s --tasks arithmetic "${ARITH[@]}"
     done
     [ $preference = 1 ] && preference_group
+    [ $lora = 1 ] && lora_group
     rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
     step report "report: $OUT/report/report.md" report
     say "done in $((SECONDS - start)) s; the report is $OUT/report/report.md"
@@ -194,7 +209,7 @@ test)
     say "the whole pipeline end to end with tiny settings (./run.sh quick, into a temporary folder)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    "$0" quick --preference --out "$tmp/out"
+    "$0" quick --preference --lora --out "$tmp/out"
     ;;
 build)
     build

@@ -74,6 +74,18 @@ final class CLITests: BinaryTestCase {
         try assertCleanError(["pairs", "--out", dir, "--source", dir + "/base", "--samples", "1", "--output", dir + "/p.jsonl"], "--samples")
     }
 
+    /// LoRA's options and commands: shape options without a rank, unknown layers, a folder that is not an
+    /// adapter (a full checkpoint, or nothing). The working path runs in ./run.sh quick --lora.
+    func testLoRACommandsGiveCleanErrors() throws {
+        let dir = try tinyRun("loracli", steps: 1)
+        try assertCleanError(["chat-sft", "--out", dir, "--lora-alpha", "4"], "give --lora-rank too")
+        try assertCleanError(["chat-sft", "--out", dir, "--lora-rank", "2", "--lora-targets", "q,wk"], "unknown LoRA target")
+        try assertCleanError(["chat-rl", "--out", dir, "--lora-rank", "0"], "--lora-rank")
+        try assertCleanError(["chat-eval", "--out", dir, "--adapter", dir + "/base"], "full checkpoint")
+        try assertCleanError(["chat", "--out", dir, "--adapter", dir + "/none", "-p", "hi"], "not an adapter folder")
+        try assertCleanError(["lora-merge", "--out", dir, "--adapter", dir + "/none", "--out-dir", dir + "/m"], "not an adapter folder")
+    }
+
     func testTokenizeRoundTripThroughTheBinary() throws {
         let dir = Fixtures.tempDir("clitok")
         let t = try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir])

@@ -260,9 +260,9 @@ final class FreezeTests: XCTestCase {
         again.freeze(where: isFrozen)
         let againOpt = Optimizer(model: again)
         try Checkpoint.load(into: again, optimizer: againOpt, from: dir)
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.expAvg, count: againOpt.stateCount)),
-                       Array(UnsafeBufferPointer(start: partOpt.expAvg, count: partOpt.stateCount)))
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.momentumBuffer, count: againOpt.stateCount)),
-                       Array(UnsafeBufferPointer(start: partOpt.momentumBuffer, count: partOpt.stateCount)))
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.expAvg, count: againOpt.adamCount)),
+                       Array(UnsafeBufferPointer(start: partOpt.expAvg, count: partOpt.adamCount)))
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: againOpt.momentumBuffer, count: againOpt.muonCount)),
+                       Array(UnsafeBufferPointer(start: partOpt.momentumBuffer, count: partOpt.muonCount)))
     }
 }

@@ -115,6 +115,7 @@ final class LoRATests: XCTestCase {
         let before = Array(UnsafeBufferPointer(start: model.params, count: model.numParams))
         let opt = Optimizer(model: model, hyper: .scaled(by: 1))
         XCTAssertEqual(opt.stateCount, model.config.adapterParams, "optimizer state for the adapters only")
+        XCTAssertEqual(opt.stateBytes, 8 * model.config.adapterParams, "AdamW: two floats per parameter")
         XCTAssertTrue(opt.trained.allSatisfy { $0.isAdapter && $0.optimizer == .adamw })
         for _ in 0..<3 {
             model.zeroGrad()
@@ -126,6 +127,39 @@ final class LoRATests: XCTestCase {
             let now = params(model, t), then = Array(before[t.offset..<(t.offset + t.count)])
             if t.isAdapter { XCTAssertNotEqual(now, then, "\(t.name) trains") } else { XCTAssertEqual(now, then, t.name) }
         }
+    }
+
+    /// --lora-heads: the embedding and the LM head train in full beside the adapters (AdamW, their own
+    /// rates), the block matrices stay frozen, and the adapter file carries the heads (PEFT's modules_to_save).
+    func testHeadsTrainInFullAndTravelInTheAdapter() throws {
+        var withHeads = spec
+        withHeads.heads = true
+        let base = randomModel(lora: nil), baseDir = try saveBase(base)
+        let model = GPT(config: config(lora: withHeads), maxBatch: 2, seed: 3)
+        model.params.update(from: base.params, count: base.numParams)
+        model.adapterBase = try AdapterBase.of(baseDir)
+        model.freeze { !withHeads.trains($0) }
+        let opt = Optimizer(model: model, hyper: .scaled(by: 1))
+        XCTAssertEqual(Set(opt.trained.filter { !$0.isAdapter }.map(\.name)), Set(LoRASpec.headTensors))
+        model.zeroGrad()
+        model.forward([1, 2, 3, 4, 5, 6, 7, 8], [2, 3, 4, 5, 6, 7, 8, 9], B: 2, T: 4)
+        model.backward()
+        opt.update(lrMultiplier: 1, momentum: 0.9)
+        for t in model.tensors where !t.isAdapter {
+            let changed = params(model, t) != Array(UnsafeBufferPointer(start: base.params + t.offset, count: t.count))
+            XCTAssertEqual(changed, LoRASpec.headTensors.contains(t.name), t.name)
+        }
+        let dir = Fixtures.tempDir("lora-heads")
+        try Checkpoint.save(model: model, optimizer: opt, to: dir, extra: ["step": "1"])
+        let (tensors, _) = try Safetensors.read(dir + "/" + AdapterFile.modelFile)
+        XCTAssertEqual(tensors["base_model.model.lm_head.weight"]?.shape, [11, 8])
+        XCTAssertEqual(tensors["base_model.model.transformer.wte.weight"]?.shape, [11, 8])
+        let loaded = GPT(config: try Checkpoint.inspect(dir).0, maxBatch: 2)
+        XCTAssertEqual(loaded.config.lora, withHeads)
+        try Checkpoint.load(into: loaded, from: dir)
+        XCTAssertEqual(
+            Array(UnsafeBufferPointer(start: loaded.params, count: loaded.numParams)),
+            Array(UnsafeBufferPointer(start: model.params, count: model.numParams)))
     }
 
     /// Saves `model` (a plain checkpoint) into a temporary folder: an adapter's base.
@@ -183,6 +217,14 @@ final class LoRATests: XCTestCase {
         assertUserError(["trained on other weights", "only works on its own base"]) {
             try Checkpoint.load(into: GPT(config: config, maxBatch: 2), from: dir)
         }
+    }
+
+    /// The recorded hash is the SHA-256 of the base's model file, as `sha256sum` prints it (FIPS 180-4's "abc").
+    func testBaseHashIsTheFilesSHA256() throws {
+        let dir = Fixtures.tempDir("lora-hash")
+        try Data("abc".utf8).write(to: URL(fileURLWithPath: dir + "/" + Checkpoint.modelFile))
+        XCTAssertEqual(
+            try AdapterBase.of(dir).sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testBadAdapterFoldersGiveClearErrors() throws {

@@ -14,6 +14,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size B (rows per step).") var batchSize = 16
     @Option(help: "Vocabulary size.") var vocabSize = 4096
     @Option(help: "Timed steps (after one warm-up step).") var steps = 5
+    @Option(help: "Time a LoRA step instead: rank-R adapters on every block linear, everything else frozen.")
+    var loraRank: Int?
 
     func validate() throws {
         try validateCount(depth, "--depth", 1...256)
@@ -21,12 +23,15 @@ struct Bench: ParsableCommand {
         try validateCount(batchSize, "--batch-size", 1...4096)
         try validateCount(vocabSize, "--vocab-size", 2...1 << 24)
         try validateCount(steps, "--steps", 1...1_000_000)
+        if let loraRank { try validateCount(loraRank, "--lora-rank", 1...1024) }
     }
 
     func run() throws {
-        let config = GPTConfig(depth: depth, vocabSize: vocabSize, sequenceLen: seqLen)
+        var config = GPTConfig(depth: depth, vocabSize: vocabSize, sequenceLen: seqLen)
+        config.lora = loraRank.map { LoRASpec(rank: $0, alpha: LoRAOptions.defaultAlpha, targets: LoRATarget.allCases) }
         try runReportingErrors { try GPT.checkFitsInMemory(config, maxBatch: batchSize, training: true) }
         let model = GPT(config: config, maxBatch: batchSize)
+        if config.lora != nil { model.freeze { !$0.isAdapter } }
         let opt = Optimizer(model: model)
         let N = batchSize * seqLen
         var rng = RNG(seed: 1)
@@ -36,6 +41,10 @@ struct Bench: ParsableCommand {
             "bench: \(config), batch \(batchSize) (\(N) tokens/step), \(config.numParams) params, BLAS threads "
                 + "\(blasThreads())"
         )
+        print(
+            String(
+                format: "bench: %d trained parameters, optimizer state %.2f MB (AdamW 2 floats, Muon 1 per parameter)",
+                opt.stateCount, Double(opt.stateBytes) / 1e6))
         var tf = 0.0, tb = 0.0, to = 0.0
         for s in 0...steps {
             let t0 = now()

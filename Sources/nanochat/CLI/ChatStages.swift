@@ -20,6 +20,11 @@ struct StageOptions: ParsableArguments {
     var resume = false
     @Flag(help: "Replace a checkpoint already in this stage's folder (without it, one there is refused).")
     var fresh = false
+    @Option(help: "Train into this folder instead of OUT/<stage> (e.g. a LoRA adapter beside the full SFT).")
+    var into: String?
+
+    /// The folder this run trains into.
+    func outDir(_ stage: Stage, _ opts: RunOptions) -> String { into ?? stage.dir(in: opts.out) }
 
     func validate() throws {
         try validateRate(lrScale, "--lr-scale", 0...100)
@@ -30,7 +35,9 @@ struct StageOptions: ParsableArguments {
         try validateCount(perTask, "--per-task", 1...1_000_000)
     }
 
-    func trainOptions(stage: Stage, from: String, seqLen: Int, warmStart: Bool, lora: LoRAOptions) throws
+    func trainOptions(
+        stage: Stage, from: String, seqLen: Int, warmStart: Bool, lora: LoRAOptions
+    ) throws
         -> PretrainOptions
     {
         var o = PretrainOptions()
@@ -84,7 +91,7 @@ struct MidTrain: ParsableCommand {
                     + "+ \(stream.count - chatTokens) corpus tokens")
             var loader = try DataLoader(tokens: stream, bos: tok.bosId, T: config.sequenceLen, seed: stage.seed)
             let r = try trainStage(
-                tokenizer: tok, source: &loader, val: val, outDir: Stage.mid.dir(in: opts.out),
+                tokenizer: tok, source: &loader, val: val, outDir: stage.outDir(.mid, opts),
                 options: try stage.trainOptions(
                     stage: .mid, from: from, seqLen: config.sequenceLen, warmStart: false, lora: lora))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
@@ -92,7 +99,7 @@ struct MidTrain: ParsableCommand {
             do {
                 print(
                     "mid-train: done, \(r.step) steps" + (r.valBPB.map { String(format: ", val bpb %.4f", $0) } ?? "")
-                        + "; checkpoint in \(opts.out)/mid")
+                        + "; checkpoint in \(stage.outDir(.mid, opts))")
             }
         }
     }
@@ -120,12 +127,12 @@ struct ChatSFT: ParsableCommand {
                     + "to \(config.sequenceLen + 1) tokens"
             )
             let r = try trainStage(
-                tokenizer: tok, source: &loader, val: val, outDir: Stage.sft.dir(in: opts.out),
+                tokenizer: tok, source: &loader, val: val, outDir: stage.outDir(.sft, opts),
                 options: try stage.trainOptions(
                     stage: .sft, from: from, seqLen: config.sequenceLen, warmStart: true, lora: lora))
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
-            do { print("chat-sft: done, \(r.step) steps; checkpoint in \(opts.out)/sft") }
+            do { print("chat-sft: done, \(r.step) steps; checkpoint in \(stage.outDir(.sft, opts))") }
         }
     }
 }

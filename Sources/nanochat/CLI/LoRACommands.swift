@@ -14,6 +14,8 @@ struct LoRAOptions: ParsableArguments {
     var loraRank: Int?
     @Option(help: "LoRA's alpha: the adapter's update is scaled by alpha/rank (default 16).") var loraAlpha: Float?
     @Option(help: "Layers to adapt, from q,k,v,attn_proj,fc,mlp_proj (default: all six).") var loraTargets: String?
+    @Flag(help: "Also train the embedding and the LM head in full, saved in the adapter (PEFT's modules_to_save).")
+    var loraHeads = false
     @Option(help: "Continue training this adapter folder (on the base it was trained on) instead of the usual start.")
     var adapter: String?
 
@@ -22,8 +24,9 @@ struct LoRAOptions: ParsableArguments {
     func validate() throws {
         if let loraRank { try validateCount(loraRank, "--lora-rank", 1...1024) }
         if let loraAlpha { try validateRate(loraAlpha, "--lora-alpha", 0...1_000_000) }
-        guard loraRank != nil || (loraAlpha == nil && loraTargets == nil) else {
-            throw ValidationError("--lora-alpha and --lora-targets shape an adapter: give --lora-rank too")
+        guard loraRank != nil || (loraAlpha == nil && loraTargets == nil && !loraHeads) else {
+            throw ValidationError(
+                "--lora-alpha, --lora-targets and --lora-heads shape an adapter: give --lora-rank too")
         }
         if loraAlpha == 0 { throw ValidationError("--lora-alpha must be positive") }
         if let loraTargets {
@@ -36,7 +39,8 @@ struct LoRAOptions: ParsableArguments {
         guard let loraRank else { return LoRAStart(spec: nil, adapter: adapter) }
         let targets = try loraTargets.map(LoRATarget.parse) ?? LoRATarget.allCases
         return LoRAStart(
-            spec: LoRASpec(rank: loraRank, alpha: loraAlpha ?? LoRAOptions.defaultAlpha, targets: targets),
+            spec: LoRASpec(
+                rank: loraRank, alpha: loraAlpha ?? LoRAOptions.defaultAlpha, targets: targets, heads: loraHeads),
             adapter: adapter)
     }
 }

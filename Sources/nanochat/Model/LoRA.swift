@@ -59,15 +59,26 @@ enum LoRATarget: String, CaseIterable {
     }
 }
 
-/// An adapter's shape: rank r, scale α (the update is multiplied by α/r), and the layers it adapts.
+/// An adapter's shape: rank r, scale α (the update is multiplied by α/r), the layers it adapts, and
+/// whether the embedding and the LM head train in full beside it (PEFT's `modules_to_save`).
 struct LoRASpec: Equatable, CustomStringConvertible {
     var rank: Int
     var alpha: Float
     var targets: [LoRATarget]
+    var heads = false
     var scale: Float { alpha / Float(rank) }
+
+    /// The base tensors that train in full with `heads` (saved in the adapter file).
+    static let headTensors = ["transformer.wte.weight", "lm_head.weight"]
+    /// Their PEFT `modules_to_save` names.
+    static let headModules = ["wte", "lm_head"]
+
+    /// Whether a LoRA stage trains this tensor (everything else is frozen).
+    func trains(_ t: ParamTensor) -> Bool { t.isAdapter || (heads && LoRASpec.headTensors.contains(t.name)) }
 
     var description: String {
         "LoRA rank \(rank), alpha \(alpha) on \(targets.map(\.rawValue).joined(separator: ","))"
+            + (heads ? " + wte, lm_head in full" : "")
     }
 
     /// The internal names of the two tensors of layer `l`'s `target` adapter.

@@ -43,12 +43,16 @@ final class Optimizer {
     /// The tensors this optimizer updates: the model's trainable ones when it was made (parameter groups:
     /// each tensor's `optimizer` says Muon or AdamW). Frozen tensors get no state and no update.
     let trained: [ParamTensor]
-    /// Where each trained tensor's state starts in the state slabs, by parameter offset. When every tensor
-    /// trains, the state is laid out exactly like the parameters.
+    /// Where each trained tensor's state starts, by parameter offset: in expAvg/expAvgSq for an AdamW
+    /// tensor, in momentumBuffer for a Muon one.
     let stateOffset: [Int: Int]
-    /// AdamW moments (wte, lm_head) and Muon momentum (block matrices), for the trained tensors only.
+    /// AdamW moments (wte, the heads, LoRA factors) and Muon momentum (block matrices), for the trained
+    /// tensors only: two floats per AdamW parameter, one per Muon parameter.
     let expAvg, expAvgSq, momentumBuffer: UnsafeMutablePointer<Float>
-    let stateCount: Int
+    /// Trained parameters in all, and of each kind.
+    let stateCount: Int, adamCount: Int, muonCount: Int
+    /// The optimizer state's size in bytes.
+    var stateBytes: Int { 4 * (2 * adamCount + muonCount) }
     var step = 0
     private let scratch: MuonScratch
 
@@ -56,19 +60,25 @@ final class Optimizer {
         self.model = model
         self.hyper = hyper
         trained = model.tensors.filter(\.trainable)
-        var offsets: [Int: Int] = [:], n = 0
+        var offsets: [Int: Int] = [:], adam = 0, muon = 0
         for t in trained {
-            offsets[t.offset] = n
-            n += t.count
+            switch t.optimizer {
+            case .adamw:
+                offsets[t.offset] = adam
+                adam += t.count
+            case .muon:
+                offsets[t.offset] = muon
+                muon += t.count
+            }
         }
         stateOffset = offsets
-        stateCount = n
-        expAvg = .allocate(capacity: max(1, n))
-        expAvgSq = .allocate(capacity: max(1, n))
-        momentumBuffer = .allocate(capacity: max(1, n))
-        expAvg.initialize(repeating: 0, count: max(1, n))
-        expAvgSq.initialize(repeating: 0, count: max(1, n))
-        momentumBuffer.initialize(repeating: 0, count: max(1, n))
+        (stateCount, adamCount, muonCount) = (adam + muon, adam, muon)
+        expAvg = .allocate(capacity: max(1, adam))
+        expAvgSq = .allocate(capacity: max(1, adam))
+        momentumBuffer = .allocate(capacity: max(1, muon))
+        expAvg.initialize(repeating: 0, count: max(1, adam))
+        expAvgSq.initialize(repeating: 0, count: max(1, adam))
+        momentumBuffer.initialize(repeating: 0, count: max(1, muon))
         let blocks = trained.filter { $0.optimizer == .muon }
         scratch = MuonScratch(
             maxCount: blocks.map(\.count).max() ?? 1,

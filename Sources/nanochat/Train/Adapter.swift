@@ -16,9 +16,7 @@ struct AdapterBase: Equatable {
     /// The base as it is on disk now.
     static func of(_ dir: String) throws -> AdapterBase {
         let data = try readFile(dir + "/" + Checkpoint.modelFile, what: "checkpoint")
-        var h = SHA256()
-        h.update(data)
-        return AdapterBase(path: dir, sha256: SHA256.hex(h.finalize()))
+        return AdapterBase(path: dir, sha256: SHA256.hex(data))
     }
 }
 
@@ -41,6 +39,7 @@ enum AdapterFile {
             "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": false, "inference_mode": true,
             "init_lora_weights": true, "target_modules": spec.targets.map(\.peftName),
             "base_model_name_or_path": base.path, "base_model_sha256": base.sha256,
+            "modules_to_save": spec.heads ? LoRASpec.headModules as Any : NSNull(),
         ]
         return try JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -76,11 +75,18 @@ enum AdapterFile {
             }
             targets.append(t)
         }
+        var heads = false
+        if let saved = json["modules_to_save"], !(saved is NSNull) {
+            guard let names = saved as? [String], Set(names) == Set(LoRASpec.headModules) else {
+                throw bad("modules_to_save must be null or [\"wte\", \"lm_head\"] (--lora-heads)")
+            }
+            heads = true
+        }
         guard let basePath = json["base_model_name_or_path"] as? String, let sha = json["base_model_sha256"] as? String
         else {
             throw bad("base_model_name_or_path and base_model_sha256 (the base checkpoint) are missing")
         }
-        let spec = LoRASpec(rank: r, alpha: alpha, targets: LoRATarget.allCases.filter(targets.contains))
+        let spec = LoRASpec(rank: r, alpha: alpha, targets: LoRATarget.allCases.filter(targets.contains), heads: heads)
         return (spec, AdapterBase(path: basePath, sha256: sha))
     }
 
@@ -130,13 +136,19 @@ enum AdapterFile {
         return (config, try Safetensors.read(path).metadata)
     }
 
-    /// Writes the adapter folder: the factors under PEFT's names, then the config (the optimizer state is
-    /// Checkpoint.save's, before both).
+    /// The tensors an adapter file holds: the factors, and the heads with `--lora-heads`.
+    static func saved(_ model: GPT) -> [ParamTensor] {
+        guard let spec = model.config.lora else { return [] }
+        return model.tensors.filter(spec.trains)
+    }
+
+    /// Writes the adapter folder: the factors (and heads) under PEFT's names, then the config (the optimizer
+    /// state is Checkpoint.save's, before both).
     static func save(model: GPT, to dir: String, metadata: [String: String]) throws {
         guard let spec = model.config.lora, let base = model.adapterBase else {
             preconditionFailure("AdapterFile.save needs a LoRA model with its base")
         }
-        let tensors = model.tensors.filter(\.isAdapter).map {
+        let tensors = saved(model).map {
             (prefix + $0.name, [$0.rows, $0.cols], UnsafePointer(model.params + $0.offset))
         }
         try writeAtomically(try configJSON(spec, base: base), to: dir + "/" + configFile)
@@ -160,12 +172,12 @@ enum AdapterFile {
         model.adapterBase = checked
         let path = dir + "/" + modelFile
         let (tensors, meta) = try Safetensors.read(path)
-        let expected = Set(model.tensors.filter(\.isAdapter).map { prefix + $0.name })
+        let expected = Set(saved(model).map { prefix + $0.name })
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw UserError(
                 "\(path) holds tensor \(extra), which \(configFile) does not describe; the folder is damaged")
         }
-        for t in model.tensors where t.isAdapter {
+        for t in saved(model) {
             guard let src = tensors[prefix + t.name] else {
                 throw UserError("\(path) lacks tensor \(prefix + t.name); the folder is damaged")
             }

@@ -94,7 +94,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
     }
     try GPT.checkFitsInMemory(config, maxBatch: start.maxBatch, training: true)
     let model = GPT(config: config, maxBatch: start.maxBatch, seed: start.seed)
-    if config.lora != nil { model.freeze { !$0.isAdapter } }  // before the optimizer: state for adapters only
+    if let lora = config.lora { model.freeze { !lora.trains($0) } }  // before the optimizer: state for adapters only
     let opt = Optimizer(model: model, hyper: start.hyper)
     guard let source else { return StageModel(model: model, optimizer: opt, lock: lock, meta: [:]) }
     // A new adapter starts with fresh optimizer state, and so does a full fine-tune of a merged adapter.
