@@ -5,7 +5,11 @@ A is (r, in) and B is (out, r) for every target in adapter_config.json, nothing 
 the base checkpoint's model.safetensors hashes to the recorded SHA-256.
 
     pip install safetensors numpy
-    python3 tools/check_adapter.py out/sft-lora [--base out/mid]
+    python3 tools/check_adapter.py out/sft-lora [--base out/mid] [--merged out/sft-lora-merged]
+
+With --merged (a `nanochat lora-merge` output), also checks the merge in numpy: every adapted matrix
+equals W + (alpha/r)·B·A of the base and the adapter within 1e-5, every other tensor is the base's,
+bit for bit (or the adapter's copy, for modules_to_save).
 
 Prints what it checked and exits 1 on the first mismatch."""
 
@@ -33,6 +37,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("adapter", help="the adapter folder (adapter_model.safetensors + adapter_config.json)")
     ap.add_argument("--base", help="the base checkpoint folder (default: the one the config names)")
+    ap.add_argument("--merged", help="a lora-merge output to check against base + adapter")
     a = ap.parse_args()
 
     with open(os.path.join(a.adapter, "adapter_config.json")) as f:
@@ -81,7 +86,34 @@ def main():
         tensor = f.get_tensor(example)
         print(f"{path}: {len(names)} tensors, every name and shape as PEFT's LoRA layout; "
               f"e.g. {example} {tensor.shape} {tensor.dtype}, metadata format={f.metadata().get('format')}")
+    if a.merged:
+        check_merged(a.merged, os.path.join(base, "model.safetensors"), path, alpha / r)
     print("ok")
+
+
+def check_merged(merged_dir, base_path, adapter_path, scale):
+    from safetensors.numpy import load_file
+    merged = load_file(os.path.join(merged_dir, "model.safetensors"))
+    base, adapter = load_file(base_path), load_file(adapter_path)
+    prefix, worst, same = "base_model.model.", 0.0, 0
+    for name, w in base.items():
+        stem = name[: -len(".weight")]
+        if prefix + name in adapter:  # modules_to_save: the adapter's copy replaces the base's
+            expected = adapter[prefix + name]
+        elif prefix + stem + ".lora_A.weight" in adapter:
+            A, B = adapter[prefix + stem + ".lora_A.weight"], adapter[prefix + stem + ".lora_B.weight"]
+            expected = (w.astype("float64") + scale * (B.astype("float64") @ A.astype("float64"))).astype("float32")
+            worst = max(worst, float(abs(merged[name] - expected).max()))
+            continue
+        else:
+            expected = w
+        if not (merged[name] == expected).all():
+            fail(f"{merged_dir}: {name} differs from what base + adapter give")
+        same += 1
+    if worst > 1e-5:
+        fail(f"{merged_dir}: an adapted matrix is off by {worst:.2e} from W + (alpha/r)·B·A")
+    print(f"{merged_dir}: adapted matrices equal W + (alpha/r)·B·A within {worst:.1e}; "
+          f"the other {same} tensors bit for bit")
 
 
 if __name__ == "__main__":

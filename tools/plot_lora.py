@@ -64,9 +64,9 @@ def main():
         ev, bpb = pair(a.start)
         start = (accuracy(ev), float(bpb))
 
-    W, H, pad = 900, 360, 60
+    W, H, pad = 900, 390, 60
     pw = (W - 3 * pad) / 2
-    ph = H - 2 * pad
+    ph = H - 2 * pad - 30
     xs = [math.log2(r) for r, _, _ in ranks]
     x_lo, x_hi = min(xs) - 0.5, max(xs) + 0.5
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" '
@@ -102,11 +102,11 @@ def main():
     lo = min([acc[t] for _, acc, _ in ranks for t in tasks] + [full[0][t] for t in tasks])
     ylo = max(0, 10 * math.floor((lo - 5) / 10))
     series = [(t, COLORS[t], [acc[t] for _, acc, _ in ranks]) for t in tasks]
-    dashed = [(f"full {t}" if i == 0 else "", COLORS[t], full[0][t], "6 4") for i, t in enumerate(tasks)]
+    dashed = [("", COLORS[t], full[0][t], "6 4") for t in tasks]
     panel(pad, "Task accuracy (greedy, 500 per task); dashed: full SFT", ylo, 100,
           list(range(int(ylo), 101, 10)), series, dashed, "% right")
     for i, t in enumerate(tasks):
-        out.append(f'<text x="{pad + 8 + 95 * i}" y="{pad + ph - 8}" fill="{COLORS[t]}">&#9679; {t}</text>')
+        out.append(f'<text x="{pad + 8 + 95 * i}" y="{pad + ph + 62}" fill="{COLORS[t]}">&#9679; {t}</text>')
 
     bpbs = [b for _, _, b in ranks] + [full[1]] + ([start[1]] if start else [])
     blo, bhi = math.floor(min(bpbs) * 4) / 4 - 0.25, math.ceil(max(bpbs) * 4) / 4 + 0.25

@@ -11,7 +11,8 @@ struct LoadedModel {
     let meta: [String: String]
     /// "sft checkpoint out/sft (step 200, 5242880 params)", for the first line a command prints.
     var description: String {
-        "\(meta["stage"] ?? URL(fileURLWithPath: dir).lastPathComponent) checkpoint \(dir) "
+        let kind = AdapterFile.isAdapter(dir) ? "adapter (merged into its base)" : "checkpoint"
+        return "\(meta["stage"] ?? URL(fileURLWithPath: dir).lastPathComponent) \(kind) \(dir) "
             + "(step \(meta["step"] ?? "?"), \(model.config.numParams) params)"
     }
 }
