@@ -128,11 +128,13 @@ final class CLITests: BinaryTestCase {
 
     func testScriptedChatSessionThroughAPipe() throws {
         let dir = try tinyRun("clichat", steps: 2)
-        let script = "/help\nHello there\n/tokens\n/temperature 0\n/topk x\n/bogus\nAnd again\n/reset\n"  // then EOF
+        let script = "/help\nHello there\n/tokens\n/temperature 0\n/topk x\n/bogus\nAnd again\n/reset\n"
+            + "/votes 3 What is 2 plus 3?\n/votes 1 x\n"  // then EOF
         let r = try nanochat(["chat", "--out", dir, "--max-tokens", "5", "--verbose"], input: script)
         XCTAssertEqual(r.status, 0, r.stderr)
         for expected in ["loaded base checkpoint", "/temperature T", "<|user_start|>", "(temperature 0.0)",
-                         "(usage: /topk K", "(unknown command /bogus", "tokens/s)", "(conversation cleared)"] {
+                         "(usage: /topk K", "(unknown command /bogus", "tokens/s)", "(conversation cleared)",
+                         "votes: ", "(usage: /votes N QUESTION"] {
             XCTAssertTrue(r.stdout.contains(expected), "chat output lacks '\(expected)':\n\(r.stdout)")
         }
         XCTAssertFalse(r.stdout.contains("\u{1B}["), "no terminal escapes when piped")

@@ -100,6 +100,29 @@ struct Chat: ParsableCommand {
         }
     }
 
+    /// /votes: `n` answers to `question` alone (the conversation is not part of the prompt), sampled at the
+    /// session's temperature (1 when it is greedy) with seeds seed, seed+1, ...; prints each answer's vote,
+    /// the tally and the majority (ties to the answer sampled first).
+    func vote(_ n: Int, _ question: String, _ session: ChatSession, _ tok: Tokenizer, _ style: TerminalStyle) throws {
+        let prompt = try tok.renderForCompletion(Conversation(messages: [Message(.user, question)]))
+        var keys: [String?] = []
+        for i in 0..<n {
+            var o = session.options
+            if o.temperature == 0 { o.temperature = 1 }
+            o.seed = session.options.seed &+ UInt64(i)
+            let text = answerText(tok, session.engine.generate(prompt: prompt, options: o))
+            let key = votingKey(.arithmetic, text) ?? finalAnswer(text).flatMap { $0.isEmpty ? nil : $0.lowercased() }
+            keys.append(key)
+            print(style.dim("  \(i + 1). " + text.replacingOccurrences(of: "\n", with: " / ")))
+        }
+        var tally: [String: Int] = [:]
+        for k in keys { tally[k ?? "(no final answer)", default: 0] += 1 }
+        let shown = tally.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+        guard let win = majorityVote(keys) else { return print("votes: \(shown); no sample gave a final answer") }
+        print("votes: \(shown) -> " + style.bold(win.answer) + " (\(win.votes) of \(n))")
+    }
+
     /// Handles a /command; returns false to quit.
     func command(_ input: String, _ session: ChatSession, _ tok: Tokenizer, _ style: TerminalStyle) -> Bool {
         let parts = input.split(separator: " ", maxSplits: 1).map(String.init)
@@ -114,6 +137,7 @@ struct Chat: ParsableCommand {
                 /topk K           sample from the K most likely tokens (0 = all), now \(session.options.topK)
                 /seed N           sampling seed, now \(session.options.seed)
                 /tokens           the last exchange as token ids and pieces
+                /votes N QUESTION N sampled answers to QUESTION (on its own), their final answers tallied
                 /quit             leave (or Ctrl-D); Ctrl-C stops an answer
                 """)
         case "/reset":
@@ -143,6 +167,17 @@ struct Chat: ParsableCommand {
         case "/tokens":
             if session.lastExchange.isEmpty { print(style.dim("(no exchange yet)")) }
             for id in session.lastExchange { print(String(format: "%6d  ", id) + displayToken(tok.tokenBytes(id))) }
+        case "/votes":
+            let p = arg.split(separator: " ", maxSplits: 1).map(String.init)
+            guard p.count == 2, let n = Int(p[0]), (2...64).contains(n) else {
+                print(style.dim("(usage: /votes N QUESTION, with N from 2 to 64)"))
+                break
+            }
+            do { try vote(n, p[1], session, tok, style) } catch let e as UserError {
+                print(style.dim("(\(e.message))"))
+            } catch {
+                print(style.dim("(\(error.localizedDescription))"))
+            }
         default: print(style.dim("(unknown command \(parts[0]); /help lists them)"))
         }
         return true

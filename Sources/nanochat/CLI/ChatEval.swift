@@ -1,7 +1,8 @@
 // `nanochat chat-eval`: accuracy on each task family's held-out set (nanochat: scripts/chat_eval.py).
 // Generative: greedy answers through the Engine (with the calculator), graded by each task's grader.
 // Categorical (multiple choice): the option letter with the highest logit after the model's own "####".
-// --pass-k: pass@1..k of sampled arithmetic answers; --show-wrong: the answers it got wrong.
+// --pass-k: pass@1..k of sampled arithmetic answers; --votes: majority voting over sampled answers (maj@N,
+// beside sampled pass@1 and pass@N); --show-wrong: the answers it got wrong.
 
 import ArgumentParser
 import Foundation
@@ -86,9 +87,9 @@ func passAtK(correct: [Int], n: Int) -> [Double] {
     }
 }
 
-/// Samples `n` answers per arithmetic test problem (temperature 1, top-k 50); returns each problem's answers
-/// and which of them were right.
-func sampleArithmetic(
+/// Samples `n` answers per test problem (temperature 1, top-k 50); returns each problem's answers and which
+/// of them were right.
+func sampleAnswers(
     model: GPT, tok: Tokenizer, tests: [TaskExample], n: Int, maxTokens: Int, seed: UInt64
 ) throws -> [(answers: [[GeneratedToken]], right: [Bool])] {
     let engine = Engine(model: model, tokenizer: tok, rows: n)
@@ -138,7 +139,9 @@ struct ChatEval: ParsableCommand {
     @Option(help: "Most tokens per answer.") var maxTokens = 96
     @Option(help: "Also sample this many answers per arithmetic problem (temperature 1, top-k 50); print pass@1..k.")
     var passK = 0
-    @Option(help: "Seed for --pass-k sampling.") var seed: UInt64 = 1
+    @Option(help: "Seed for --pass-k, --votes and --best-of sampling.") var seed: UInt64 = 1
+    @Option(help: "Also sample this many answers per question of each task and answer with the most common (maj@N).")
+    var votes = 0
     @Option(help: "With --reward-model: also answer each arithmetic problem with the best of this many samples.")
     var bestOf = 0
     @Option(help: "Reward model folder (reward-train's) that picks the best of --best-of samples.")
@@ -166,6 +169,7 @@ struct ChatEval: ParsableCommand {
         }
         guard (0...64).contains(passK) else { throw ValidationError("--pass-k must be between 0 and 64") }
         guard (0...64).contains(bestOf) else { throw ValidationError("--best-of must be between 0 and 64") }
+        guard votes == 0 || (2...64).contains(votes) else { throw ValidationError("--votes must be between 2 and 64") }
         guard (bestOf > 0) == (rewardModel != nil) else {
             throw ValidationError("--best-of N and --reward-model DIR go together: give both or neither")
         }
@@ -175,7 +179,7 @@ struct ChatEval: ParsableCommand {
         try runReportingErrors {
             let loaded = try loadModel(
                 out: opts.out, stage: adapter == nil ? Stage(rawValue: source) : nil, checkpoint: checkpoint,
-                adapter: adapter, maxBatch: max(1, passK, bestOf))
+                adapter: adapter, maxBatch: max(1, passK, bestOf, votes))
             let model = loaded.model, tok = loaded.tokenizer, dir = loaded.dir, meta = loaded.meta
             let label = checkpoint == nil && adapter == nil ? source : meta["stage"] ?? source  // eval.jsonl's `source`
             let t0 = now()
@@ -199,7 +203,7 @@ struct ChatEval: ParsableCommand {
             }
             if passK > 0 {
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
-                let right = try sampleArithmetic(
+                let right = try sampleAnswers(
                     model: model, tok: tok, tests: tests, n: passK, maxTokens: maxTokens, seed: seed
                 ).map { $0.right.filter { $0 }.count }
                 let p = passAtK(correct: right, n: passK)
@@ -219,6 +223,36 @@ struct ChatEval: ParsableCommand {
                         source: label, task: "arithmetic pass@\(passK)", correct: right.filter { $0 > 0 }.count,
                         total: tests.count))
             }
+            if votes > 0 {
+                print(
+                    "\nmajority vote over \(votes) samples per question (temperature 1, top-k 50, seed \(seed)):\n"
+                        + "| task | greedy | sampled pass@1 | maj@\(votes) | pass@\(votes) (oracle) | tokens sampled per question "
+                        + "| seconds |\n|---|---|---|---|---|---|---|")
+                for kind in kinds {
+                    let t1 = now()
+                    let tests = testSet(kind, words: try TaskWords.load(), count: count)
+                    let samples = try sampleAnswers(
+                        model: model, tok: tok, tests: tests, n: votes, maxTokens: maxTokens, seed: seed)
+                    let maj = zip(tests, samples).filter { ex, s in
+                        majorityIsRight(ex, s.answers.map { answerText(tok, $0) })
+                    }.count
+                    let right = samples.reduce(0) { $0 + $1.right.filter { $0 }.count }
+                    let any = samples.filter { $0.right.contains(true) }.count
+                    let tokens = samples.reduce(0) { $0 + $1.answers.reduce(0) { $0 + $1.count } }
+                    let greedy = rows.first { $0.task == kind.rawValue }!
+                    let n = Double(tests.count)
+                    print(
+                        String(
+                            format: "| %@ | %.1f%% | %.1f%% | %.1f%% (%d/%d) | %.1f%% | %.0f | %.0f |", kind.rawValue,
+                            100 * Double(greedy.correct) / n, 100 * Double(right) / (n * Double(votes)),
+                            100 * Double(maj) / n, maj, tests.count, 100 * Double(any) / n, Double(tokens) / n,
+                            now() - t1))
+                    log.append(
+                        TaskResultRecord(
+                            source: label, task: "\(kind.rawValue) maj@\(votes)", correct: maj, total: tests.count,
+                            seed: seed))
+                }
+            }
             if let rewardModel {
                 let (rm, _) = try loadCheckpoint(
                     rewardModel, tokenizer: tok, tokenizerDir: opts.tokenizerDir, maxBatch: 1)
@@ -227,7 +261,7 @@ struct ChatEval: ParsableCommand {
                         "\(rewardModel) is a language model, not a reward model (train one with reward-train)")
                 }
                 let tests = testSet(.arithmetic, words: try TaskWords.load(), count: count)
-                let samples = try sampleArithmetic(
+                let samples = try sampleAnswers(
                     model: model, tok: tok, tests: tests, n: bestOf, maxTokens: maxTokens, seed: seed)
                 let best = try bestOfN(rewardModel: rm, tok: tok, tests: tests, samples: samples)
                 let right = samples.map { $0.right.filter { $0 }.count }
