@@ -100,7 +100,8 @@ struct ChatDistill: ParsableCommand {
             o.lora = try lora.start()
             func folder(_ s: String) -> String { Stage(rawValue: s)?.dir(in: opts.out) ?? s }
             let r = try distill(
-                tokenizer: tok, words: try TaskWords.load(), student: lora.adapter ?? folder(student), teacher: folder(teacher),
+                tokenizer: tok, words: try TaskWords.load(), student: lora.adapter ?? folder(student),
+                teacher: folder(teacher),
                 outDir: outDir, options: o)
             if let status = r.stopStatus { throw ExitCode(status) }
             let shown = r.pass1.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f%%", $0.key, 100 * $0.value) }

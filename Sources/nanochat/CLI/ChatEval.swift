@@ -226,7 +226,8 @@ struct ChatEval: ParsableCommand {
             if votes > 0 {
                 print(
                     "\nmajority vote over \(votes) samples per question (temperature 1, top-k 50, seed \(seed)):\n"
-                        + "| task | greedy | sampled pass@1 | maj@\(votes) | pass@\(votes) (oracle) | tokens sampled per question "
+                        + "| task | greedy | sampled pass@1 | maj@\(votes) | pass@\(votes) (oracle) "
+                        + "| tokens sampled per question "
                         + "| seconds |\n|---|---|---|---|---|---|---|")
                 for kind in kinds {
                     let t1 = now()

@@ -68,7 +68,8 @@ struct ChatRL: ParsableCommand {
             o.kl = kl
             o.reference = reference
             let r = try reinforce(
-                tokenizer: tok, words: try TaskWords.load(), from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),
+                tokenizer: tok, words: try TaskWords.load(),
+                from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),
                 outDir: Stage.rl.dir(in: opts.out),
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on

@@ -69,7 +69,8 @@ struct LoRAMerge: ParsableCommand {
             extra["merged_from"] = adapter
             try Checkpoint.save(model: model, optimizer: nil, to: outDir, extra: extra)
             print(
-                "lora-merge: \(adapter) merged into its base; checkpoint in \(outDir) (\(model.config.numParams) params)"
+                "lora-merge: \(adapter) merged into its base; checkpoint in \(outDir) "
+                    + "(\(model.config.numParams) params)"
             )
         }
     }

@@ -100,7 +100,8 @@ enum AdapterFile {
         let now = try AdapterBase.of(path)
         guard now.sha256 == recorded.sha256 else {
             throw UserError(
-                "the adapter \(dir) was trained on other weights than \(path) holds (SHA-256 \(recorded.sha256.prefix(12))… "
+                "the adapter \(dir) was trained on other weights than \(path) holds "
+                    + "(SHA-256 \(recorded.sha256.prefix(12))… "
                     + "recorded, \(now.sha256.prefix(12))… now): an adapter only works on its own base. Use the "
                     + "checkpoint it was trained on (\(recorded.path) when it was made), or retrain the adapter.")
         }
@@ -164,7 +165,8 @@ enum AdapterFile {
         let (spec, recorded) = try readConfig(dir)
         guard model.config.lora == spec else {
             throw UserError(
-                "\(dir) holds a \(spec), but this run builds \(model.config.lora.map { "\($0)" } ?? "a model without LoRA")"
+                "\(dir) holds a \(spec), but this run builds "
+                    + "\(model.config.lora.map { "\($0)" } ?? "a model without LoRA")"
                     + "; give the same --lora-rank/--lora-alpha/--lora-targets as the adapter, or none")
         }
         let checked = try checkedBase(dir, recorded: recorded, base: base)
@@ -231,7 +233,8 @@ struct LoRAPlan {
         if continuing {
             if let asked = start.lora.spec, asked != sourceSpec {
                 throw UserError(
-                    "\(source) holds a \(sourceSpec.map { "\($0)" } ?? "full model"), not the \(asked) asked for; drop the "
+                    "\(source) holds a \(sourceSpec.map { "\($0)" } ?? "full model"), not the \(asked) asked for; "
+                        + "drop the "
                         + "--lora-* options to continue it, or start a new adapter elsewhere (--fresh)")
             }
             spec = sourceSpec
