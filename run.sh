@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
-#   ./run.sh [quick|default|large] [--preference] [--lora] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
+#   ./run.sh [quick|default|large] [--preference] [--lora] [--reasoning] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
 #                     the speedrun (default preset: about 45 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all);
 #                     --preference: then preference tuning (pairs, reward model, DPO, best-of-N; README)
 #                     --lora: then SFT as a LoRA adapter on the frozen mid model, evaluated and merged
+#                     --reasoning: then DeepSeek-R1's routes: majority votes, terse SFT, RL from mid, a distilled student
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 #   ./run.sh help     this text and the list of stages (nanochat stages)
@@ -53,6 +54,10 @@ preset() {
         PAIRS=(--prompts 4 --samples 4 --max-tokens 32); PAIRS_OTHER=(--prompts 2 --samples 4 --max-tokens 32); PAIRS_TEST=(--prompts 2 --samples 4 --max-tokens 32)
         REWARD=(--steps 2 --batch 2 --eval-every 2); DPO=(--steps 2 --batch 2 --eval-every 2 --pairs data/chat/preferences-train.jsonl); BESTOF=(--count 4 --best-of 2 --max-tokens 32)
         LORA=(--steps 6 --batch-size 8 --per-task 100 --eval-every 6 --save-every 3)
+        VOTES_ARITH=(--count 6 --votes 4 --max-tokens 48); VOTES_OTHER=(--count 4 --votes 4 --max-tokens 48)
+        RLZERO=(--format-reward 0.2); STUDENT_BASE=("${BASE[@]}" --depth 1)
+        STUDENT_OFF=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
+        STUDENT_ON=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
@@ -61,6 +66,9 @@ preset() {
         PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 200 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
         REWARD=(--steps 200); DPO=(--steps 34); BESTOF=(--count 500 --best-of 4)
         LORA=()
+        VOTES_ARITH=(--count 500 --votes 8); VOTES_OTHER=(--count 100 --votes 8)
+        RLZERO=(--format-reward 0.2); STUDENT_BASE=(--depth 2)
+        STUDENT_OFF=(--steps 150 --lr-scale 1); STUDENT_ON=(--steps 150 --lr-scale 0.3)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -71,6 +79,9 @@ preset() {
         PAIRS=(--prompts 2000 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 400 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
         REWARD=(); DPO=(); BESTOF=(--count 500 --best-of 4)
         LORA=(--steps 600)
+        VOTES_ARITH=(--count 500 --votes 8); VOTES_OTHER=(--count 200 --votes 8)
+        RLZERO=(--format-reward 0.2 --steps 200); STUDENT_BASE=(--depth 3 --steps 2000)
+        STUDENT_OFF=(--steps 300 --lr-scale 1); STUDENT_ON=(--steps 300 --lr-scale 0.3)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -101,7 +112,7 @@ step() {
     if [[ " ${args[*]} " == *" --resume "* ]]; then say "$desc: resuming from $OUT/$name"; else say "$desc"; fi
     local t0=$SECONDS
     "$BIN" "${args[@]}"
-    mkdir -p "$OUT/.done" && echo "$((SECONDS - t0)) s" > "$OUT/.done/$name"
+    mkdir -p "$(dirname "$OUT/.done/$name")" && echo "$((SECONDS - t0)) s" > "$OUT/.done/$name"
 }
 
 # Preference tuning (Lessons/11-preferences.md), after the speedrun's stages: pairs sampled from the SFT model
@@ -128,8 +139,38 @@ lora_group() {
     step sft-lora-merged "LoRA 3/3: the adapter merged into an ordinary checkpoint" lora-merge --adapter "$OUT/sft-lora" --out-dir "$OUT/sft-lora-merged" --fresh
 }
 
+# Reasoning (Lessons/13-reasoning.md), after the speedrun's stages: the four routes of DeepSeek-R1's
+# taxonomy on our tasks. Inference-time scaling: majority votes of the SFT and the final model. Steps or
+# none: SFT from mid on terse answers beside the ordinary SFT. Pure RL (R1-Zero): RL from mid with an
+# accuracy and a format reward, beside SFT + RL. Distillation: a depth-2 student with its own base and mid,
+# taught by ordinary SFT, by SFT on the final model's right answers (off-policy), and on-policy.
+reasoning_group() {
+    local s S=$OUT/student
+    for s in sft distill; do
+        step votes-$s-arith "reasoning 1/4: majority votes of the ${s^^} model, arithmetic: ${VOTES_ARITH[*]}" chat-eval --source $s --tasks arithmetic "${VOTES_ARITH[@]}"
+        step votes-$s "reasoning 1/4: majority votes of the ${s^^} model, counting and choice: ${VOTES_OTHER[*]}" chat-eval --source $s --tasks counting,choice "${VOTES_OTHER[@]}"
+    done
+    step sft-terse "reasoning 2/4: SFT from mid on terse answers (no steps, no calculator): ${SFT[*]:-the defaults}" chat-sft --terse --into "$OUT/sft-terse" "${SFT[@]}" --resumable
+    step eval-sft-terse "reasoning 2/4: chat evaluation after terse SFT" chat-eval --checkpoint "$OUT/sft-terse" "${EVAL[@]}"
+    step eval-sft-terse-arith "reasoning 2/4: arithmetic after terse SFT: ${ARITH[*]}" chat-eval --checkpoint "$OUT/sft-terse" --tasks arithmetic "${ARITH[@]}"
+    step rl-zero "reasoning 3/4: RL from mid, no SFT (R1-Zero): ${RL[*]} ${RLZERO[*]}" chat-rl --from "$OUT/mid" --into "$OUT/rl-zero" "${RL[@]}" "${RLZERO[@]}" --resumable
+    step eval-rl-zero "reasoning 3/4: chat evaluation after RL from mid" chat-eval --checkpoint "$OUT/rl-zero" "${EVAL[@]}"
+    step eval-rl-zero-arith "reasoning 3/4: arithmetic after RL from mid: ${ARITH[*]}" chat-eval --checkpoint "$OUT/rl-zero" --tasks arithmetic "${ARITH[@]}"
+    # The student's own run folder shares the tokenizer and the token shards.
+    mkdir -p "$S" && ln -sfn ../tokenizer "$S/tokenizer" && ln -sfn ../data "$S/data"
+    step student/base "reasoning 4/4: the student's pretraining: ${STUDENT_BASE[*]}" base-train --out "$S" --train "$train" --val "$val" "${STUDENT_BASE[@]}" --resumable
+    step student/mid "reasoning 4/4: the student's mid-training: ${MID[*]:-the defaults}" mid-train --out "$S" "${MID[@]}" --resumable
+    step student/sft "reasoning 4/4: the student's ordinary SFT: ${SFT[*]:-the defaults}" chat-sft --out "$S" "${SFT[@]}" --resumable
+    step student/distill-off "reasoning 4/4: the student from mid on the final model's right answers (off-policy): ${STUDENT_OFF[*]}" chat-distill --out "$S" --student "$S/mid" --teacher "$OUT/distill" --tasks arithmetic,spelling,counting,choice:2 --off-policy --only-correct --into "$S/distill-off" "${STUDENT_OFF[@]}" --resumable
+    step student/distill-on "reasoning 4/4: the student from mid taught on-policy by the final model: ${STUDENT_ON[*]}" chat-distill --out "$S" --student "$S/mid" --teacher "$OUT/distill" --tasks arithmetic,spelling,counting,choice:2 --exact-kl --into "$S/distill-on" "${STUDENT_ON[@]}" --resumable
+    for s in sft distill-off distill-on; do
+        step eval-student-$s "reasoning 4/4: chat evaluation of the student after $s" chat-eval --out "$S" --checkpoint "$S/$s" "${EVAL[@]}"
+        step eval-student-$s-arith "reasoning 4/4: arithmetic of the student after $s: ${ARITH[*]}" chat-eval --out "$S" --checkpoint "$S/$s" --tasks arithmetic "${ARITH[@]}"
+    done
+}
+
 speedrun() {
-    local size=default fresh=0 corpus="" preference=0 lora=0
+    local size=default fresh=0 corpus="" preference=0 lora=0 reasoning=0
     OUT="${NANOCHAT_OUT:-out}"
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -137,9 +178,10 @@ speedrun() {
         --fresh) fresh=1 ;;
         --preference) preference=1 ;;
         --lora) lora=1 ;;
+        --reasoning) reasoning=1 ;;
         --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT=$2; shift ;;
         --corpus) [ $# -ge 2 ] || die "--corpus needs a folder with train/ and val/, or a .jsonl file"; corpus=$2; shift ;;
-        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--preference] [--lora] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh [quick|default|large] [--preference] [--lora] [--reasoning] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl] | test | build | help" ;;
         esac
         shift
     done
@@ -156,7 +198,7 @@ speedrun() {
     check_room
     if [ $fresh = 1 ]; then
         say "--fresh: removing the stages in $OUT"
-        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/pairs" "$OUT/reward" "$OUT/dpo" "$OUT/sft-lora" "$OUT/sft-lora-merged" "$OUT/report"
+        rm -rf "$OUT/.done" "$OUT/corpus" "$OUT/corpus.jsonl" "$OUT/tokenizer" "$OUT/data" "$OUT/base" "$OUT/mid" "$OUT/sft" "$OUT/rl" "$OUT/distill" "$OUT/pairs" "$OUT/reward" "$OUT/dpo" "$OUT/sft-lora" "$OUT/sft-lora-merged" "$OUT/sft-terse" "$OUT/rl-zero" "$OUT/student" "$OUT/report"
     fi
     # A JSONL corpus becomes a train/ + val/ folder once (every 20th document is held out).
     if [ -n "$corpus" ] && [ -f "$corpus" ] && [ ! -d "$OUT/corpus" ]; then
@@ -193,6 +235,7 @@ speedrun() {
     done
     [ $preference = 1 ] && preference_group
     [ $lora = 1 ] && lora_group
+    [ $reasoning = 1 ] && reasoning_group
     rm -f "$OUT/.done/report"  # the report is always rewritten from what is there
     step report "report: $OUT/report/report.md" report
     say "done in $((SECONDS - start)) s; the report is $OUT/report/report.md"
@@ -209,13 +252,13 @@ test)
     say "the whole pipeline end to end with tiny settings (./run.sh quick, into a temporary folder)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    "$0" quick --preference --lora --out "$tmp/out"
+    "$0" quick --preference --lora --reasoning --out "$tmp/out"
     ;;
 build)
     build
     ;;
 help|-h|--help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     if [ -x "$BIN" ]; then echo; "$BIN" stages; else echo; echo "(./run.sh build, then ./run.sh help lists the stages)"; fi
     ;;
 *)

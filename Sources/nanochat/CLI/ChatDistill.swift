@@ -25,6 +25,9 @@ struct ChatDistill: ParsableCommand {
     @Option(help: "Clip each token's weight to ±this (0 = no clipping).") var clip = d.clip
     @Flag(help: "Off-policy: the teacher samples and the student learns its answers (SFT on teacher samples).")
     var offPolicy = false
+    @Flag(help: "With --off-policy: train only on the teacher's answers that the task's grader accepts.")
+    var onlyCorrect = false
+    @Option(help: "Train into this folder instead of OUT/distill (e.g. a smaller student's).") var into: String?
     @Flag(help: "Train on the exact reverse KL over the vocabulary at each sampled position (not the token's).")
     var exactKL = false
     @Option(help: "Multiply every learning rate by this (the SFT learning rates are the base).")
@@ -34,7 +37,7 @@ struct ChatDistill: ParsableCommand {
     @Option(help: "Problems in each validation slice.") var evalCount = d.evalCount
     @Option(help: "Save a checkpoint every N steps (and at the end).") var saveEvery = d.saveEvery
     @Option(help: "Seed for prompts and sampling.") var seed = d.seed
-    @Flag(help: "Continue from OUT/distill's last checkpoint.") var resume = false
+    @Flag(help: "Continue from OUT/distill's (or --into's) last checkpoint.") var resume = false
     @Flag(help: "Replace a checkpoint already in OUT/distill (without it, one there is refused).") var fresh = false
 
     /// "spelling:2,choice" as families and weights, or an error that lists the families.
@@ -69,6 +72,11 @@ struct ChatDistill: ParsableCommand {
         try validateRate(lrScale, "--lr-scale", 0...100)
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
+        guard !onlyCorrect || offPolicy else {
+            throw ValidationError(
+                "--only-correct filters the teacher's samples, so it needs --off-policy (on-policy, the student samples)"
+            )
+        }
         guard !(exactKL && offPolicy) else {
             throw ValidationError(
                 "--exact-kl is on-policy (the student's own positions); drop --off-policy or --exact-kl")
@@ -78,7 +86,7 @@ struct ChatDistill: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
-            let outDir = Stage.distill.dir(in: opts.out)
+            let outDir = into ?? Stage.distill.dir(in: opts.out)
             var o = DistillOptions()
             o.steps = totalSteps(given: steps, default: ChatDistill.d.steps, resume: resume, dir: outDir)
             o.tasks = try Self.parseTasks(tasks)
@@ -89,6 +97,7 @@ struct ChatDistill: ParsableCommand {
             o.topK = topK
             o.clip = clip
             o.offPolicy = offPolicy
+            o.onlyCorrect = onlyCorrect
             o.exact = exactKL
             o.hyper = .scaled(by: lrScale)
             o.seed = seed

@@ -224,19 +224,22 @@ struct ChatEval: ParsableCommand {
                         total: tests.count))
             }
             if votes > 0 {
+                let sizes = voteSizes(votes)
                 print(
-                    "\nmajority vote over \(votes) samples per question (temperature 1, top-k 50, seed \(seed)):\n"
-                        + "| task | greedy | sampled pass@1 | maj@\(votes) | pass@\(votes) (oracle) "
-                        + "| tokens sampled per question "
-                        + "| seconds |\n|---|---|---|---|---|---|---|")
+                    "\nmajority vote over \(votes) samples per question (temperature 1, top-k 50, seed \(seed); "
+                        + "maj@k votes with the first k):\n| task | greedy | sampled pass@1 | "
+                        + sizes.map { "maj@\($0) | " }.joined() + "pass@\(votes) (oracle) "
+                        + "| tokens sampled per question | seconds |\n|---|---|---|"
+                        + String(repeating: "---|", count: sizes.count + 3))
                 for kind in kinds {
                     let t1 = now()
                     let tests = testSet(kind, words: try TaskWords.load(), count: count)
                     let samples = try sampleAnswers(
                         model: model, tok: tok, tests: tests, n: votes, maxTokens: maxTokens, seed: seed)
-                    let maj = zip(tests, samples).filter { ex, s in
-                        majorityIsRight(ex, s.answers.map { answerText(tok, $0) })
-                    }.count
+                    let texts = samples.map { $0.answers.map { answerText(tok, $0) } }
+                    let maj = sizes.map { k in
+                        zip(tests, texts).filter { majorityIsRight($0, Array($1.prefix(k))) }.count
+                    }
                     let right = samples.reduce(0) { $0 + $1.right.filter { $0 }.count }
                     let any = samples.filter { $0.right.contains(true) }.count
                     let tokens = samples.reduce(0) { $0 + $1.answers.reduce(0) { $0 + $1.count } }
@@ -244,13 +247,22 @@ struct ChatEval: ParsableCommand {
                     let n = Double(tests.count)
                     print(
                         String(
-                            format: "| %@ | %.1f%% | %.1f%% | %.1f%% (%d/%d) | %.1f%% | %.0f | %.0f |", kind.rawValue,
-                            100 * Double(greedy.correct) / n, 100 * Double(right) / (n * Double(votes)),
-                            100 * Double(maj) / n, maj, tests.count, 100 * Double(any) / n, Double(tokens) / n,
-                            now() - t1))
+                            format: "| %@ | %.1f%% | %.1f%% | ", kind.rawValue, 100 * Double(greedy.correct) / n,
+                            100 * Double(right) / (n * Double(votes)))
+                            + maj.map { String(format: "%.1f%% (%d/%d) | ", 100 * Double($0) / n, $0, tests.count) }
+                            .joined()
+                            + String(
+                                format: "%.1f%% | %.0f | %.0f |", 100 * Double(any) / n, Double(tokens) / n,
+                                now() - t1))
+                    for (k, m) in zip(sizes, maj) {
+                        log.append(
+                            TaskResultRecord(
+                                source: label, task: "\(kind.rawValue) maj@\(k)", correct: m, total: tests.count,
+                                seed: seed))
+                    }
                     log.append(
                         TaskResultRecord(
-                            source: label, task: "\(kind.rawValue) maj@\(votes)", correct: maj, total: tests.count,
+                            source: label, task: "\(kind.rawValue) pass@\(votes)", correct: any, total: tests.count,
                             seed: seed))
                 }
             }

@@ -28,7 +28,15 @@ struct ChatRL: ParsableCommand {
     var kl: Float = 0
     @Option(help: "The reference for --kl (default: the checkpoint RL starts from, the SFT model).")
     var reference: String?
-    @Flag(help: "Continue from OUT/rl's last checkpoint.") var resume = false
+    @Option(help: "Weight of the accuracy reward (1 when the grader accepts the final answer).")
+    var accuracyReward = d.rewards.accuracy
+    @Option(
+        help:
+            "Weight of the format reward (well-formed '#### answer' ending and calculator call; R1-Zero's, from mid)."
+    )
+    var formatReward = d.rewards.format
+    @Option(help: "Train into this folder instead of OUT/rl (e.g. RL from mid beside RL from SFT).") var into: String?
+    @Flag(help: "Continue from OUT/rl's (or --into's) last checkpoint.") var resume = false
     @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
 
     func validate() throws {
@@ -43,6 +51,11 @@ struct ChatRL: ParsableCommand {
         }
         try validateRate(lrScale, "--lr-scale", 0...100)
         try validateRate(kl, "--kl", 0...1000)
+        try validateRate(accuracyReward, "--accuracy-reward", 0...1000)
+        try validateRate(formatReward, "--format-reward", 0...1000)
+        guard accuracyReward > 0 || formatReward > 0 else {
+            throw ValidationError("--accuracy-reward and --format-reward are both 0: nothing would be rewarded")
+        }
         guard lrScale > 0 else { throw ValidationError("--lr-scale must be positive") }
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
     }
@@ -50,8 +63,9 @@ struct ChatRL: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let tok = try Tokenizer.load(from: opts.tokenizerDir)
+            let outDir = into ?? Stage.rl.dir(in: opts.out)
             var o = RLOptions()
-            o.steps = totalSteps(given: steps, default: ChatRL.d.steps, resume: resume, dir: Stage.rl.dir(in: opts.out))
+            o.steps = totalSteps(given: steps, default: ChatRL.d.steps, resume: resume, dir: outDir)
             o.prompts = prompts
             o.samples = samples
             o.maxTokens = maxTokens
@@ -67,17 +81,18 @@ struct ChatRL: ParsableCommand {
             o.hyper = .scaled(by: lrScale)
             o.kl = kl
             o.reference = reference
+            o.rewards = RewardWeights(accuracy: accuracyReward, format: formatReward)
             let r = try reinforce(
                 tokenizer: tok, words: try TaskWords.load(),
                 from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),
-                outDir: Stage.rl.dir(in: opts.out),
+                outDir: outDir,
                 options: o)
             // stopped by Ctrl-C: the checkpoint is saved; run.sh must not go on
             if let status = r.stopStatus { throw ExitCode(status) }
             print(
                 String(format: "chat-rl: done, %d steps, mean reward %.3f", r.step, r.meanReward)
                     + (r.pass1.map { String(format: ", validation pass@1 %.1f%%", 100 * $0) } ?? "")
-                    + "; checkpoint in \(opts.out)/rl")
+                    + "; checkpoint in \(outDir)")
         }
     }
 }

@@ -22,6 +22,8 @@ struct StageOptions: ParsableArguments {
     var fresh = false
     @Option(help: "Train into this folder instead of OUT/<stage> (e.g. a LoRA adapter beside the full SFT).")
     var into: String?
+    @Flag(help: "Task answers without their steps: only the final '#### answer' (no calculator, no letter-by-letter).")
+    var terse = false
 
     /// The folder this run trains into.
     func outDir(_ stage: Stage, _ opts: RunOptions) -> String { into ?? stage.dir(in: opts.out) }
@@ -82,7 +84,8 @@ struct MidTrain: ParsableCommand {
         try runReportingErrors {
             let from = lora.adapter ?? Stage.mid.startsFrom!.dir(in: opts.out)
             let (tok, config, train, val, words) = try chatStageInputs(opts, from: from)
-            let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed)
+            let mixture = try ChatMixture.standard(
+                words: words, perTask: stage.perTask, seed: stage.seed, terse: stage.terse)
             let (stream, chatTokens) = try midTrainingStream(
                 tok, mixture: mixture, corpus: train, seqLen: config.sequenceLen,
                 seed: stage.seed)
@@ -117,7 +120,8 @@ struct ChatSFT: ParsableCommand {
         try runReportingErrors {
             let from = lora.adapter ?? Stage.sft.startsFrom!.dir(in: opts.out)
             let (tok, config, _, val, words) = try chatStageInputs(opts, from: from)
-            let mixture = try ChatMixture.standard(words: words, perTask: stage.perTask, seed: stage.seed &+ 1)
+            let mixture = try ChatMixture.standard(
+                words: words, perTask: stage.perTask, seed: stage.seed &+ 1, terse: stage.terse)
             let rendered = try mixture.conversations(seed: stage.seed &+ 1).map {
                 try tok.renderConversation($0, maxTokens: Int.max)
             }

@@ -59,6 +59,17 @@ extension TaskExample {
     }
 }
 
+extension TaskExample {
+    /// The same question with a terse reference answer: only the final line "#### <answer>", no steps and
+    /// no calculator call (`chat-sft --terse`), so "thinking" can be switched off with everything else equal.
+    /// Spelling is terse already: its answer is the spelled word.
+    var terse: TaskExample {
+        var t = self
+        t.conversation.messages[1] = Message(.assistant, parts: [MessagePart(type: .text, text: "#### \(answer)")])
+        return t
+    }
+}
+
 /// Grades a response (the assistant's text, tool calls and outputs included) against an example.
 func grade(_ example: TaskExample, response: String) -> Bool {
     switch example.kind {

@@ -38,3 +38,9 @@ func majorityIsRight(_ example: TaskExample, _ responses: [String]) -> Bool {
     guard let vote = majorityVote(responses.map { votingKey(example.kind, $0) }) else { return false }
     return grade(example, response: "#### " + vote.answer)
 }
+
+/// The vote sizes chat-eval reports from N samples per question: 4, 8, 16, ... below N, and N. maj@k takes
+/// the first k samples, so one run of N gives every smaller vote as well (samples are independent draws).
+func voteSizes(_ n: Int) -> [Int] {
+    Array(sequence(first: 4) { $0 * 2 }.prefix { $0 < n }) + [n]
+}

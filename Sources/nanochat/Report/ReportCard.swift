@@ -70,6 +70,13 @@ func lastTaskResults(_ path: String) -> [(task: String, correct: Int, total: Int
     return order.map { ($0, latest[$0]!.0, latest[$0]!.1) }
 }
 
+/// The report's columns beyond the pipeline's stages: the optional groups' models, by folder under OUT.
+let extraColumns = [
+    ("DPO", PreferenceMethod.dpo.folder), ("SFT-LORA", "sft-lora"), ("SFT-TERSE", "sft-terse"),
+    ("RL-ZERO", "rl-zero"), ("D2-SFT", "student/sft"), ("D2-OFF", "student/distill-off"),
+    ("D2-ON", "student/distill-on"),
+]
+
 /// Writes OUT/report/report.md and the plots; returns the markdown. `codeRoot` is the folder whose
 /// Sources/, Tests/ and Lessons/ are counted and whose git commit is reported.
 @discardableResult
@@ -104,10 +111,15 @@ func writeReport(out: String, codeRoot: String = ".") throws -> String {
     }
 
     md += preferenceSection(out: out)
-    // The summary's columns: every stage, then DPO when the preference group ran (./run.sh --preference).
+    // The summary's columns: every stage, then the optional groups' models that were evaluated (run.sh
+    // --preference, --lora, --reasoning).
     var columns = Stage.allCases.map { (name: $0.folder.uppercased(), bpb: bpb[$0], tasks: tasks[$0]!) }
-    let dpo = lastTaskResults(out + "/" + PreferenceMethod.dpo.folder + "/eval.jsonl")
-    if !dpo.isEmpty { columns.append(("DPO", nil, dpo)) }
+    for (name, folder) in extraColumns {
+        let results = lastTaskResults(out + "/" + folder + "/eval.jsonl")
+        if !results.isEmpty {
+            columns.append((name, StageLog(path: out + "/" + folder + "/log.jsonl")?.last(.val_bpb), results))
+        }
+    }
     md +=
         "## Summary\n\n| metric | " + columns.map(\.name).joined(separator: " | ") + " |\n|---|"
         + String(repeating: "---|", count: columns.count) + "\n"

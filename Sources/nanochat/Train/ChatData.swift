@@ -20,17 +20,20 @@ struct ChatMixture {
 
     var summary: String { entries.map { "\($0.name) \($0.conversations.count)×\($0.epochs)" }.joined(separator: ", ") }
 
-    /// The default mixture: identity (2 epochs) and `perTask` examples of each task family.
+    /// The default mixture: identity (2 epochs) and `perTask` examples of each task family, with their
+    /// reasoning steps or, `terse`, only their final answers (TaskExample.terse).
     static func standard(
-        identity: String = "data/chat/identity.jsonl", words: TaskWords, perTask: Int, seed: UInt64
+        identity: String = "data/chat/identity.jsonl", words: TaskWords, perTask: Int, seed: UInt64,
+        terse: Bool = false
     ) throws -> ChatMixture {
         var entries = [MixtureEntry(name: "identity", conversations: try ConversationFile.load(identity), epochs: 2)]
         for kind in TaskKind.allCases {
-            let examples = generateTask(kind, count: perTask, seed: seed, words: words)
+            let examples = generateTask(kind, count: perTask, seed: seed, words: words).map { terse ? $0.terse : $0 }
             // Multiple choice: three epochs; its option-by-option comparisons need the most examples (LOG.md).
             entries.append(
                 MixtureEntry(
-                    name: kind.rawValue, conversations: examples.map(\.conversation), epochs: kind == .choice ? 3 : 1))
+                    name: kind.rawValue + (terse ? " (terse)" : ""), conversations: examples.map(\.conversation),
+                    epochs: kind == .choice ? 3 : 1))
         }
         return ChatMixture(entries: entries)
     }

@@ -31,6 +31,9 @@ struct DistillOptions {
     var topK = 0
     var clip: Float = 0  // |w| at most this (0 = no clipping)
     var offPolicy = false
+    /// Off-policy: keep only the teacher's answers the task's grader accepts (rejection sampling, as the
+    /// SFT data of DeepSeek-R1's distilled models).
+    var onlyCorrect = false
     var exact = false  // the whole-vocabulary reverse KL at each sampled position (exactReverseKLStep)
     var hyper = OptimizerHyper.scaled(by: RLOptions.lrScale)
     var seed: UInt64 = 7
@@ -143,6 +146,15 @@ func distillPrompts(_ o: DistillOptions, step: Int, words: TaskWords) -> [TaskEx
     }
 }
 
+/// Rejection sampling (`chat-distill --off-policy --only-correct`): the answers the task's grader accepts,
+/// with their end flags, in their order.
+func gradedRight(
+    _ example: TaskExample, answers: [[GeneratedToken]], ended: [Bool], tok: Tokenizer
+) -> (answers: [[GeneratedToken]], ended: [Bool]) {
+    let keep = answers.indices.filter { grade(example, response: answerText(tok, answers[$0])) }
+    return (keep.map { answers[$0] }, keep.map { ended[$0] })
+}
+
 struct DistillResult {
     var step: Int
     var kl: Double  // the last step's
@@ -185,13 +197,15 @@ func distill(
             + "\(loaded.meta["step"] ?? "?")), teacher \(teacher): \(o.steps) steps of \(o.prompts) prompts x "
             + "\(o.samples) samples (\(families.map(\.rawValue).joined(separator: ", "))), temperature "
             + "\(o.temperature), top-k \(o.topK)" + (o.exact ? ", exact reverse KL over the vocabulary" : "")
-            + (o.clip > 0 ? ", weights clipped to ±\(o.clip)" : ""))
+            + (o.clip > 0 ? ", weights clipped to ±\(o.clip)" : "")
+            + (o.onlyCorrect ? ", only the answers graded right" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "distill",
                 "seed": "\(o.seed)", "teacher": teacher, "off_policy": "\(o.offPolicy)",
+                "only_correct": "\(o.onlyCorrect)",
             ])
     }
     var pass1: [String: Double] = [:]
@@ -207,7 +221,7 @@ func distill(
     }
 
     if h.step == 0 && o.evalEvery > 0 { try evaluate() }
-    var kl = 0.0, sampled = 0, sampleTime = 0.0, lrm: Float = 1, done = 0
+    var kl = 0.0, sampled = 0, sampleTime = 0.0, lrm: Float = 1, done = 0, kept = 0
     let stopStatus = try h.run(
         more: { h.step < o.steps }, isLast: { h.step == o.steps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
@@ -216,14 +230,18 @@ func distill(
             let t0 = now()
             var groups: [SampledGroup] = []
             sampled = 0
+            kept = 0
             for (k, ex) in distillPrompts(o, step: h.step, words: words).enumerated() {
                 let prompt = try ex.prompt(tok)
                 let opts = SamplingOptions(
                     temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(h.step * 1000 + k),
                     maxTokens: o.maxTokens)
-                let answers = sampler.generateBatch(prompt: prompt, samples: o.samples, options: opts)
+                var answers = sampler.generateBatch(prompt: prompt, samples: o.samples, options: opts)
+                var ended = sampler.lastEnded
                 sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
-                groups.append(SampledGroup(prompt: prompt, answers: answers, ended: sampler.lastEnded))
+                if o.onlyCorrect { (answers, ended) = gradedRight(ex, answers: answers, ended: ended, tok: tok) }
+                kept += answers.count
+                if !answers.isEmpty { groups.append(SampledGroup(prompt: prompt, answers: answers, ended: ended)) }
             }
             sampleTime = now() - t0
             lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as RL
@@ -238,7 +256,8 @@ func distill(
             let tps = Double(sampled) / max(sampleTime, 1e-9)
             try h.log.write(
                 DistillStepRecord(
-                    step: h.step, kl: kl, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed, sampled: sampled))
+                    step: h.step, kl: kl, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed, sampled: sampled,
+                    kept: o.onlyCorrect ? kept : nil))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(done)
             h.progress.show(

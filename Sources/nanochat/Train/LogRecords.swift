@@ -28,6 +28,7 @@ struct RLStepRecord: LogRecord {
     var time: Double
     var kl: Double? = nil  // with --kl: the mean per-token KL estimate to the reference (k3)
     var sampled: Int? = nil  // tokens sampled this step (absent in older logs)
+    var accuracy: Double? = nil  // the fraction of sampled answers graded right (reward may add format)
 }
 
 /// One step of distillation: the mean per-token KL the stage minimises (on-policy: reverse KL, student
@@ -40,6 +41,7 @@ struct DistillStepRecord: LogRecord {
     var tok_per_s: Int  // sampled tokens per second
     var time: Double
     var sampled: Int  // tokens sampled this step (by the student, or by the teacher off-policy)
+    var kept: Int? = nil  // with --only-correct: the answers graded right, the ones trained on
 }
 
 /// Validation loss and bits per byte.

@@ -33,7 +33,9 @@ struct RLOptions {
     var kl: Float = 0
     /// The reference's checkpoint folder (nil = the checkpoint RL starts from, the SFT model).
     var reference: String?
-    /// The reward of an answer; nil = the arithmetic grader (1 right, 0 wrong). Tests set their own.
+    /// The weights of the accuracy and format rewards (Train/Reward.swift); the default is accuracy alone.
+    var rewards = RewardWeights()
+    /// The reward of an answer's text, replacing `rewards` (tests set their own); nil = taskReward.
     var reward: ((TaskExample, String) -> Float)?
 }
 
@@ -194,13 +196,16 @@ func reinforce(
         "chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of "
             + "\(o.prompts) prompts "
             + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)"
-            + (o.kl > 0 ? ", KL penalty β \(o.kl) to \(refDir)" : ""))
+            + (o.kl > 0 ? ", KL penalty β \(o.kl) to \(refDir)" : "")
+            + (o.rewards == RewardWeights()
+                ? "" : ", reward \(o.rewards.accuracy)·accuracy + \(o.rewards.format)·format"))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl",
-                "seed": "\(o.seed)", "kl": "\(o.kl)",
+                "seed": "\(o.seed)", "kl": "\(o.kl)", "accuracy_reward": "\(o.rewards.accuracy)",
+                "format_reward": "\(o.rewards.format)",
             ])
     }
     var pass1: Double?
@@ -213,7 +218,7 @@ func reinforce(
 
     if h.step == 0 && o.evalEvery > 0 { try evaluate() }
     var rewardSum = 0.0, rewardCount = 0, smooth = 0.0
-    var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1, kl = 0.0
+    var groups: [RLGroup] = [], sampled = 0, sampleTime = 0.0, lrm: Float = 1, kl = 0.0, right = 0
     let stopStatus = try h.run(
         more: { h.step < o.steps }, isLast: { h.step == o.steps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
@@ -226,21 +231,21 @@ func reinforce(
                 words: words)
             groups = []
             sampled = 0
+            right = 0
             for (k, ex) in examples.enumerated() {
                 let prompt = try ex.prompt(tok)
                 let opts = SamplingOptions(
                     temperature: o.temperature, topK: o.topK, seed: o.seed &+ UInt64(h.step * 1000 + k),
                     maxTokens: o.maxTokens)
                 let answers = engine.generateBatch(prompt: prompt, samples: o.samples, options: opts)
-                let rewards = answers.map { a -> Float in
-                    let text = answerText(tok, a)
-                    return o.reward?(ex, text) ?? (grade(ex, response: text) ? 1 : 0)
+                let ended = engine.lastEnded
+                let rewards = answers.indices.map { j -> Float in
+                    if let reward = o.reward { return reward(ex, answerText(tok, answers[j])) }
+                    return taskReward(ex, tokens: answers[j], ended: ended[j], tok: tok, weights: o.rewards)
                 }
+                right += answers.filter { grade(ex, response: answerText(tok, $0)) }.count
                 sampled += answers.reduce(0) { $0 + $1.filter { !$0.forced }.count }
-                groups.append(
-                    RLGroup(
-                        prompt: prompt, answers: answers, ended: engine.lastEnded,
-                        rewards: rewards))
+                groups.append(RLGroup(prompt: prompt, answers: answers, ended: ended, rewards: rewards))
             }
             sampleTime = now() - t0
             lrm = 1 - Float(h.step) / Float(o.steps)  // linear decay to 0, as nanochat's RL
@@ -259,14 +264,18 @@ func reinforce(
             try h.log.write(
                 RLStepRecord(
                     step: h.step, reward: reward, loss: loss, lr: lrm, tok_per_s: Int(tps), time: h.elapsed,
-                    kl: reference == nil ? nil : kl, sampled: sampled))
+                    kl: reference == nil ? nil : kl, sampled: sampled,
+                    accuracy: Double(right) / Double(o.prompts * o.samples)))
             guard !o.quiet else { return }
             let perStep = (now() - h.start) / Double(rewardCount)
             let shown = pass1.map { String(format: "%.0f%%", 100 * $0) } ?? "-"
+            let accuracy =
+                o.rewards.format == 0
+                ? "" : String(format: " | %.0f%% right", 100 * Double(right) / Double(o.prompts * o.samples))
             h.progress.show(
                 String(
-                    format: "step %d/%d | reward %.2f (avg %.2f) | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
-                    h.step, o.steps, reward, smooth, shown, tps, formatDuration(now() - h.start),
+                    format: "step %d/%d | reward %.2f (avg %.2f)%@ | pass@1 %@ | %.0f sampled tok/s | %@, %@ left",
+                    h.step, o.steps, reward, smooth, accuracy, shown, tps, formatDuration(now() - h.start),
                     formatDuration(Double(o.steps - h.step) * perStep)), force: h.step == o.steps)
         },
         periodic: [(o.evalEvery, evaluate)],
