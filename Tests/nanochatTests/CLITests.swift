@@ -86,6 +86,14 @@ final class CLITests: BinaryTestCase {
         try assertCleanError(["lora-merge", "--out", dir, "--adapter", dir + "/none", "--out-dir", dir + "/m"], "not an adapter folder")
     }
 
+    func testReasoningOptionsGiveCleanErrors() throws {
+        let dir = Fixtures.tempDir("reasoncli")
+        try assertCleanError(["chat-rl", "--out", dir, "--accuracy-reward", "0", "--format-reward", "0"], "nothing would be rewarded")
+        try assertCleanError(["chat-rl", "--out", dir, "--format-reward=-1"], "--format-reward must be a number")
+        try assertCleanError(["chat-distill", "--out", dir, "--only-correct"], "needs --off-policy")
+        try assertCleanError(["chat-eval", "--out", dir, "--votes", "1"], "--votes must be between 2 and 64")
+    }
+
     func testTokenizeRoundTripThroughTheBinary() throws {
         let dir = Fixtures.tempDir("clitok")
         let t = try nanochat(["tok-train", "--input", "data/shakespeare/val", "--vocab-size", "512", "--out", dir])

@@ -136,5 +136,6 @@ final class ReasoningTests: XCTestCase {
         let texts = ["#### 5", "#### 5", "#### 6", "#### 5", "#### 6", "#### 6", "#### 6", "#### 6"]
         XCTAssertTrue(majorityIsRight(ex, Array(texts.prefix(4))))
         XCTAssertFalse(majorityIsRight(ex, texts))
+        XCTAssertEqual(majorityRight([ex, ex], [texts, Array(texts.reversed())], sizes: voteSizes(8)), [1, 0])
     }
 }

@@ -237,9 +237,7 @@ struct ChatEval: ParsableCommand {
                     let samples = try sampleAnswers(
                         model: model, tok: tok, tests: tests, n: votes, maxTokens: maxTokens, seed: seed)
                     let texts = samples.map { $0.answers.map { answerText(tok, $0) } }
-                    let maj = sizes.map { k in
-                        zip(tests, texts).filter { majorityIsRight($0, Array($1.prefix(k))) }.count
-                    }
+                    let maj = majorityRight(tests, texts, sizes: sizes)
                     let right = samples.reduce(0) { $0 + $1.right.filter { $0 }.count }
                     let any = samples.filter { $0.right.contains(true) }.count
                     let tokens = samples.reduce(0) { $0 + $1.answers.reduce(0) { $0 + $1.count } }

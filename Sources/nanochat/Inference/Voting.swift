@@ -44,3 +44,8 @@ func majorityIsRight(_ example: TaskExample, _ responses: [String]) -> Bool {
 func voteSizes(_ n: Int) -> [Int] {
     Array(sequence(first: 4) { $0 * 2 }.prefix { $0 < n }) + [n]
 }
+
+/// maj@k for each k of `sizes`: how many questions the vote of their first k responses gets right.
+func majorityRight(_ tests: [TaskExample], _ responses: [[String]], sizes: [Int]) -> [Int] {
+    sizes.map { k in zip(tests, responses).filter { majorityIsRight($0, Array($1.prefix(k))) }.count }
+}
