@@ -124,6 +124,20 @@ final class ReasoningTests: XCTestCase {
         XCTAssertTrue(gradedRight(ex, answers: [answers[0]], ended: [true], tok: tok).answers.isEmpty)
     }
 
+    func testEasyArithmeticUsesTheQuestionsNumbersInOrder() {
+        func numbers(_ s: String) -> [String] { s.split { !$0.isNumber }.map(String.init) }
+        let easy = generateTask(.arithmetic, count: 200, seed: 9, words: words, easy: true)
+        for ex in easy {
+            let expr = ex.conversation.messages[1].parts.first { $0.type == .python }!.text
+            XCTAssertEqual(numbers(expr), numbers(ex.conversation.messages[0].text), ex.conversation.messages[0].text)
+        }
+        // The full set has problems where that fails: a distracting number, or another order.
+        let all = generateTask(.arithmetic, count: 200, seed: 9, words: words)
+        XCTAssertTrue(all.contains { ex in
+            numbers(ex.conversation.messages[1].parts.first { $0.type == .python }!.text) != numbers(ex.conversation.messages[0].text)
+        })
+    }
+
     func testVoteSizesAndVotesOverTheFirstSamples() throws {
         XCTAssertEqual(voteSizes(8), [4, 8])
         XCTAssertEqual(voteSizes(16), [4, 8, 16])

@@ -35,6 +35,8 @@ struct ChatRL: ParsableCommand {
             "Weight of the format reward (well-formed '#### answer' ending and calculator call; R1-Zero's, from mid)."
     )
     var formatReward = d.rewards.format
+    @Option(help: "A curriculum: the first N steps draw only easy arithmetic (the question's numbers, in order).")
+    var easyFirst = d.easyFirst
     @Option(help: "Train into this folder instead of OUT/rl (e.g. RL from mid beside RL from SFT).") var into: String?
     @Flag(help: "Continue from OUT/rl's (or --into's) last checkpoint.") var resume = false
     @Flag(help: "Replace a checkpoint already in OUT/rl (without it, one there is refused).") var fresh = false
@@ -46,6 +48,7 @@ struct ChatRL: ParsableCommand {
         try validateCount(samples, "--samples", 2...1024)
         try validateCount(maxTokens, "--max-tokens", 1...100_000)
         try validateCount(evalCount, "--eval-count", 1...100_000)
+        try validateCount(easyFirst, "--easy-first", 0...10_000_000)
         guard temperature > 0 else {
             throw ValidationError("--temperature must be positive: RL learns from varied samples")
         }
@@ -82,6 +85,7 @@ struct ChatRL: ParsableCommand {
             o.kl = kl
             o.reference = reference
             o.rewards = RewardWeights(accuracy: accuracyReward, format: formatReward)
+            o.easyFirst = easyFirst
             let r = try reinforce(
                 tokenizer: tok, words: try TaskWords.load(),
                 from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),

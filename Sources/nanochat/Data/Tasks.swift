@@ -83,12 +83,13 @@ func grade(_ example: TaskExample, response: String) -> Bool {
     }
 }
 
-/// Generates `count` examples of a family from a seed.
-func generateTask(_ kind: TaskKind, count: Int, seed: UInt64, words: TaskWords) -> [TaskExample] {
+/// Generates `count` examples of a family from a seed. `easy`: arithmetic draws only its easy templates
+/// (`chat-rl --easy-first`, a curriculum); the other families have one grade.
+func generateTask(_ kind: TaskKind, count: Int, seed: UInt64, words: TaskWords, easy: Bool = false) -> [TaskExample] {
     var rng = RNG(seed: seed &* 0x9E37_79B9 &+ UInt64(TaskKind.allCases.firstIndex(of: kind)!))
     return (0..<count).map { _ in
         switch kind {
-        case .arithmetic: return arithmeticExample(&rng, words)
+        case .arithmetic: return arithmeticExample(&rng, words, easy: easy)
         case .spelling: return spellingExample(&rng, words)
         case .counting: return countingExample(&rng, words)
         case .choice: return choiceExample(&rng, words)
@@ -114,14 +115,14 @@ private let items = ["apples", "coins", "books", "roses", "candles", "swords", "
 /// the expression, a distracting number (an age) that must be left out, averages with decimal answers.
 /// The calculator does the sums, so what the model must get right is the expression and the copy of
 /// the result. SFT leaves room here for RL (lesson 08).
-private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample {
+private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords, easy: Bool) -> TaskExample {
     let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
     let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20), n = 2 + rng.int(11)
     let age = 20 + rng.int(50), day = pick(["Monday", "Tuesday", "Friday", "Sunday"], &rng)
     let (question, expr): (String, String)
     let m = 2 + rng.int(5), price = 2 + rng.int(9)
     let each = max(1, min(z, (x + n * y) / m)), spend = min(z, y * n - 1)  // answers stay positive
-    switch rng.int(16) {
+    switch rng.int(easy ? easyArithmeticTemplates : 16) {
     case 0:
         let ops = [("plus", "+"), ("minus", "-"), ("times", "*")]
         let (word, op) = pick(ops, &rng)
@@ -214,6 +215,10 @@ private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords) -> TaskExample 
     ]
     return TaskExample(kind: .arithmetic, conversation: ask(question, parts), answer: result)
 }
+
+/// Arithmetic's easy grade: templates 0..<7, whose expression uses every number of the question, in its
+/// order (one or two operations).
+let easyArithmeticTemplates = 7
 
 /// A word spelled with dashes: "honour" -> "h-o-n-o-u-r" (the same dashes in every word, so the letters become the same
 /// few tokens everywhere).

@@ -35,6 +35,8 @@ struct RLOptions {
     var reference: String?
     /// The weights of the accuracy and format rewards (Train/Reward.swift); the default is accuracy alone.
     var rewards = RewardWeights()
+    /// A curriculum: the first N steps draw only easy arithmetic problems (easyArithmeticTemplates).
+    var easyFirst = 0
     /// The reward of an answer's text, replacing `rewards` (tests set their own); nil = taskReward.
     var reward: ((TaskExample, String) -> Float)?
 }
@@ -198,14 +200,15 @@ func reinforce(
             + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)"
             + (o.kl > 0 ? ", KL penalty β \(o.kl) to \(refDir)" : "")
             + (o.rewards == RewardWeights()
-                ? "" : ", reward \(o.rewards.accuracy)·accuracy + \(o.rewards.format)·format"))
+                ? "" : ", reward \(o.rewards.accuracy)·accuracy + \(o.rewards.format)·format")
+            + (o.easyFirst > 0 ? ", easy problems only for the first \(o.easyFirst) steps" : ""))
     func save() throws {
         try Checkpoint.save(
             model: model, optimizer: opt, to: outDir,
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl",
                 "seed": "\(o.seed)", "kl": "\(o.kl)", "accuracy_reward": "\(o.rewards.accuracy)",
-                "format_reward": "\(o.rewards.format)",
+                "format_reward": "\(o.rewards.format)", "easy_first": "\(o.easyFirst)",
             ])
     }
     var pass1: Double?
@@ -228,7 +231,7 @@ func reinforce(
             // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
             let examples = generateTask(
                 .arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
-                words: words)
+                words: words, easy: h.step < o.easyFirst)
             groups = []
             sampled = 0
             right = 0
