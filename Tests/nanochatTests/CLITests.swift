@@ -91,6 +91,7 @@ final class CLITests: BinaryTestCase {
         try assertCleanError(["chat-rl", "--out", dir, "--accuracy-reward", "0", "--format-reward", "0"], "nothing would be rewarded")
         try assertCleanError(["chat-rl", "--out", dir, "--format-reward=-1"], "--format-reward must be a number")
         try assertCleanError(["chat-distill", "--out", dir, "--only-correct"], "needs --off-policy")
+        try assertCleanError(["chat-rl", "--out", dir, "--task", "poetry"], "--task must be one of arithmetic")
         try assertCleanError(["chat-eval", "--out", dir, "--votes", "1"], "--votes must be between 2 and 64")
     }
 

@@ -35,6 +35,8 @@ struct ChatRL: ParsableCommand {
             "Weight of the format reward (well-formed '#### answer' ending and calculator call; R1-Zero's, from mid)."
     )
     var formatReward = d.rewards.format
+    @Option(help: "The task family to train on: arithmetic, spelling, counting or choice.")
+    var task = "arithmetic"
     @Option(help: "A curriculum: the first N steps draw only easy arithmetic (the question's numbers, in order).")
     var easyFirst = d.easyFirst
     @Option(help: "Train into this folder instead of OUT/rl (e.g. RL from mid beside RL from SFT).") var into: String?
@@ -49,6 +51,11 @@ struct ChatRL: ParsableCommand {
         try validateCount(maxTokens, "--max-tokens", 1...100_000)
         try validateCount(evalCount, "--eval-count", 1...100_000)
         try validateCount(easyFirst, "--easy-first", 0...10_000_000)
+        guard TaskKind(rawValue: task) != nil else {
+            throw ValidationError(
+                "--task must be one of " + TaskKind.allCases.map(\.rawValue).joined(separator: ", ") + "; got '\(task)'"
+            )
+        }
         guard temperature > 0 else {
             throw ValidationError("--temperature must be positive: RL learns from varied samples")
         }
@@ -86,6 +93,7 @@ struct ChatRL: ParsableCommand {
             o.reference = reference
             o.rewards = RewardWeights(accuracy: accuracyReward, format: formatReward)
             o.easyFirst = easyFirst
+            o.task = TaskKind(rawValue: task) ?? .arithmetic
             let r = try reinforce(
                 tokenizer: tok, words: try TaskWords.load(),
                 from: lora.adapter ?? from ?? Stage.rl.startsFrom!.dir(in: opts.out),

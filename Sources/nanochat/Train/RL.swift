@@ -1,4 +1,5 @@
-// Reinforcement learning on the arithmetic task (nanochat: scripts/chat_rl.py): REINFORCE with a group
+// Reinforcement learning on the arithmetic task (nanochat: scripts/chat_rl.py; `--task` picks another
+// family, for RL from mid in Lessons/13-reasoning.md): REINFORCE with a group
 // baseline. Each step samples a group of answers to each of a few train prompts from the Engine (with the
 // calculator), rewards an answer 1 if the task's grader accepts its final answer and 0 otherwise, and
 // trains on the model's own tokens with per-token weight = advantage = reward - the group's mean reward.
@@ -35,6 +36,8 @@ struct RLOptions {
     var reference: String?
     /// The weights of the accuracy and format rewards (Train/Reward.swift); the default is accuracy alone.
     var rewards = RewardWeights()
+    /// The task family RL trains on (its prompts, grader and validation slice); arithmetic by default.
+    var task = TaskKind.arithmetic
     /// A curriculum: the first N steps draw only easy arithmetic problems (easyArithmeticTemplates).
     var easyFirst = 0
     /// The reward of an answer's text, replacing `rewards` (tests set their own); nil = taskReward.
@@ -162,8 +165,8 @@ func greedyAccuracy(_ engine: Engine, _ tok: Tokenizer, _ examples: [TaskExample
 }
 
 /// The validation slice RL watches (seed 2000: neither the train prompts nor chat-eval's test set).
-func rlValidationSet(_ words: TaskWords, count: Int) -> [TaskExample] {
-    generateTask(.arithmetic, count: count, seed: 2000, words: words)
+func rlValidationSet(_ words: TaskWords, count: Int, task: TaskKind = .arithmetic) -> [TaskExample] {
+    generateTask(task, count: count, seed: 2000, words: words)
 }
 
 struct RLResult {
@@ -193,10 +196,10 @@ func reinforce(
         o.kl > 0
         ? try loadCheckpoint(refDir, tokenizer: tok, tokenizerDir: "the tokenizer", maxBatch: o.samples).0 : nil
     let end = tok.id(.assistantEnd)
-    let val = rlValidationSet(words, count: o.evalCount)
+    let val = rlValidationSet(words, count: o.evalCount, task: o.task)
     h.say(
         "chat-rl: from \(o.resume ? outDir : from) (step \(loaded.meta["step"] ?? "?")): \(o.steps) steps of "
-            + "\(o.prompts) prompts "
+            + "\(o.prompts) \(o.task.rawValue) prompts "
             + "x \(o.samples) samples, temperature \(o.temperature), top-k \(o.topK)"
             + (o.kl > 0 ? ", KL penalty β \(o.kl) to \(refDir)" : "")
             + (o.rewards == RewardWeights()
@@ -208,7 +211,7 @@ func reinforce(
             extra: [
                 "step": "\(h.step)", "total_steps": "\(o.steps)", "tokenizer_hash": tok.hash, "stage": "rl",
                 "seed": "\(o.seed)", "kl": "\(o.kl)", "accuracy_reward": "\(o.rewards.accuracy)",
-                "format_reward": "\(o.rewards.format)", "easy_first": "\(o.easyFirst)",
+                "format_reward": "\(o.rewards.format)", "easy_first": "\(o.easyFirst)", "task": o.task.rawValue,
             ])
     }
     var pass1: Double?
@@ -230,7 +233,7 @@ func reinforce(
             let t0 = now()
             // The step's prompts depend only on the seed and the step, so a resumed run sees the same ones.
             let examples = generateTask(
-                .arithmetic, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
+                o.task, count: o.prompts, seed: o.seed &* 1_000_003 &+ UInt64(h.step) &+ 1_000_000,
                 words: words, easy: h.step < o.easyFirst)
             groups = []
             sampled = 0
