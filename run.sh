@@ -58,6 +58,7 @@ preset() {
         RLZERO=(--format-reward 0.2); STUDENT_BASE=("${BASE[@]}" --depth 1)
         STUDENT_OFF=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         STUDENT_ON=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
+        STUDENT_SFT_ON=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
@@ -68,7 +69,8 @@ preset() {
         LORA=()
         VOTES_ARITH=(--count 500 --votes 8); VOTES_OTHER=(--count 100 --votes 8)
         RLZERO=(--format-reward 0.2); STUDENT_BASE=(--depth 2)
-        STUDENT_OFF=(--steps 150 --lr-scale 1); STUDENT_ON=(--steps 150 --lr-scale 0.3)
+        STUDENT_OFF=(--prompts 16 --steps 200 --lr-scale 1); STUDENT_ON=(--prompts 16 --steps 200 --lr-scale 0.3)
+        STUDENT_SFT_ON=(--steps 150)
         DISK_MB=400 ;;
     large)  # for more cores and time: a deeper model trained longer (not measured on 2 cores)
         EXPECT="several hours on 2 cores, much less with 8 or more"; VOCAB=8192
@@ -81,7 +83,8 @@ preset() {
         LORA=(--steps 600)
         VOTES_ARITH=(--count 500 --votes 8); VOTES_OTHER=(--count 200 --votes 8)
         RLZERO=(--format-reward 0.2 --steps 200); STUDENT_BASE=(--depth 3 --steps 2000)
-        STUDENT_OFF=(--steps 300 --lr-scale 1); STUDENT_ON=(--steps 300 --lr-scale 0.3)
+        STUDENT_OFF=(--prompts 16 --steps 400 --lr-scale 1); STUDENT_ON=(--prompts 16 --steps 400 --lr-scale 0.3)
+        STUDENT_SFT_ON=(--steps 300)
         DISK_MB=1000 ;;
     *) die "unknown preset '$1' (use quick, default or large)" ;;
     esac
@@ -143,7 +146,8 @@ lora_group() {
 # taxonomy on our tasks. Inference-time scaling: majority votes of the SFT and the final model. Steps or
 # none: SFT from mid on terse answers beside the ordinary SFT. Pure RL (R1-Zero): RL from mid with an
 # accuracy and a format reward, beside SFT + RL. Distillation: a depth-2 student with its own base and mid,
-# taught by ordinary SFT, by SFT on the final model's right answers (off-policy), and on-policy.
+# taught by ordinary SFT, by SFT on the final model's right answers (off-policy), and on-policy from mid
+# and after its SFT.
 reasoning_group() {
     local s S=$OUT/student
     for s in sft distill; do
@@ -163,7 +167,8 @@ reasoning_group() {
     step student/sft "reasoning 4/4: the student's ordinary SFT: ${SFT[*]:-the defaults}" chat-sft --out "$S" "${SFT[@]}" --resumable
     step student/distill-off "reasoning 4/4: the student from mid on the final model's right answers (off-policy): ${STUDENT_OFF[*]}" chat-distill --out "$S" --student "$S/mid" --teacher "$OUT/distill" --tasks arithmetic,spelling,counting,choice:2 --off-policy --only-correct --into "$S/distill-off" "${STUDENT_OFF[@]}" --resumable
     step student/distill-on "reasoning 4/4: the student from mid taught on-policy by the final model: ${STUDENT_ON[*]}" chat-distill --out "$S" --student "$S/mid" --teacher "$OUT/distill" --tasks arithmetic,spelling,counting,choice:2 --exact-kl --into "$S/distill-on" "${STUDENT_ON[@]}" --resumable
-    for s in sft distill-off distill-on; do
+    step student/sft-on "reasoning 4/4: the student's SFT checkpoint taught on-policy by the final model: ${STUDENT_SFT_ON[*]}" chat-distill --out "$S" --student "$S/sft" --teacher "$OUT/distill" --tasks arithmetic,spelling,counting,choice:2 --exact-kl --into "$S/sft-on" "${STUDENT_SFT_ON[@]}" --resumable
+    for s in sft distill-off distill-on sft-on; do
         step eval-student-$s "reasoning 4/4: chat evaluation of the student after $s" chat-eval --out "$S" --checkpoint "$S/$s" "${EVAL[@]}"
         step eval-student-$s-arith "reasoning 4/4: arithmetic of the student after $s: ${ARITH[*]}" chat-eval --out "$S" --checkpoint "$S/$s" --tasks arithmetic "${ARITH[@]}"
     done

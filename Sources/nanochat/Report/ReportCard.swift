@@ -74,7 +74,7 @@ func lastTaskResults(_ path: String) -> [(task: String, correct: Int, total: Int
 let extraColumns = [
     ("DPO", PreferenceMethod.dpo.folder), ("SFT-LORA", "sft-lora"), ("SFT-TERSE", "sft-terse"),
     ("RL-ZERO", "rl-zero"), ("D2-SFT", "student/sft"), ("D2-OFF", "student/distill-off"),
-    ("D2-ON", "student/distill-on"),
+    ("D2-ON", "student/distill-on"), ("D2-SFT+ON", "student/sft-on"),
 ]
 
 /// Writes OUT/report/report.md and the plots; returns the markdown. `codeRoot` is the folder whose
