@@ -7,13 +7,17 @@ final class KernelTests: XCTestCase {
 
     func testLinearMatchesNaiveAndGradients() {
         let N = 6, IC = 5, OC = 3
-        let x = Buf(N * IC, seed: 1), W = Buf(OC * IC, seed: 2), out = Buf(N * OC), ref = Buf(N * OC), dout = Buf(N * OC, seed: 3)
+        let x = Buf(N * IC, seed: 1), W = Buf(OC * IC, seed: 2), out = Buf(N * OC), ref = Buf(N * OC),
+            dout = Buf(N * OC, seed: 3)
         linearForward(out.p, x.p, W.p, N, IC, OC)
         matmulNaive(ref.p, x.p, W.p, N, IC, OC)
         for i in 0..<N * OC { XCTAssertEqual(out.p[i], ref.p[i], accuracy: 1e-5) }
         let dx = Buf(N * IC), dW = Buf(OC * IC)
         linearBackward(dx.p, dW.p, dout.p, x.p, W.p, N, IC, OC)
-        let loss = { () -> Double in linearForward(out.p, x.p, W.p, N, IC, OC); return projected(out.p, dout.p, N * OC) }
+        let loss = { () -> Double in
+            linearForward(out.p, x.p, W.p, N, IC, OC)
+            return projected(out.p, dout.p, N * OC)
+        }
         checkGradient("linear dx", x: x.p, count: x.count, analytic: dx.array, loss: loss)
         checkGradient("linear dW", x: W.p, count: W.count, analytic: dW.array, loss: loss)
         // Backward accumulates: a second call doubles the gradients.
@@ -30,7 +34,8 @@ final class KernelTests: XCTestCase {
             embeddingForward(out.p, ip.baseAddress!, wte.p, N, C)
             embeddingBackward(dwte.p, dout.p, ip.baseAddress!, N, C)
             checkGradient("embedding dwte", x: wte.p, count: wte.count, analytic: dwte.array) {
-                embeddingForward(out.p, ip.baseAddress!, wte.p, N, C); return projected(out.p, dout.p, N * C)
+                embeddingForward(out.p, ip.baseAddress!, wte.p, N, C)
+                return projected(out.p, dout.p, N * C)
             }
         }
     }
@@ -46,7 +51,8 @@ final class KernelTests: XCTestCase {
         }
         rmsNormBackward(dx.p, dout.p, out.p, rstd.p, R, D)
         checkGradient("rmsnorm dx", x: x.p, count: x.count, analytic: dx.array) {
-            rmsNormForward(out.p, rstd.p, x.p, R, D); return projected(out.p, dout.p, R * D)
+            rmsNormForward(out.p, rstd.p, x.p, R, D)
+            return projected(out.p, dout.p, R * D)
         }
     }
 
@@ -64,7 +70,9 @@ final class KernelTests: XCTestCase {
         dx.p.update(from: dout.p, count: n)
         rotaryBackward(dx.p, cosT.p, sinT.p, B, T, H, hs)
         checkGradient("rotary dx", x: x.p, count: n, analytic: dx.array) {
-            y.p.update(from: x.p, count: n); rotaryForward(y.p, cosT.p, sinT.p, B, T, H, hs); return projected(y.p, dout.p, n)
+            y.p.update(from: x.p, count: n)
+            rotaryForward(y.p, cosT.p, sinT.p, B, T, H, hs)
+            return projected(y.p, dout.p, n)
         }
     }
 
@@ -74,12 +82,16 @@ final class KernelTests: XCTestCase {
         reluSquaredForward(out.p, x.p, n)
         reluSquaredBackward(dx.p, dout.p, x.p, n)
         checkGradient("relu² dx", x: x.p, count: n, analytic: dx.array) {
-            reluSquaredForward(out.p, x.p, n); return projected(out.p, dout.p, n)
+            reluSquaredForward(out.p, x.p, n)
+            return projected(out.p, dout.p, n)
         }
         let a = Buf(n, seed: 12), b = Buf(n, seed: 13), da = Buf(n), db = Buf(n)
         residualForward(out.p, a.p, b.p, n)
         residualBackward(da.p, db.p, dout.p, n)
-        let loss = { () -> Double in residualForward(out.p, a.p, b.p, n); return projected(out.p, dout.p, n) }
+        let loss = { () -> Double in
+            residualForward(out.p, a.p, b.p, n)
+            return projected(out.p, dout.p, n)
+        }
         checkGradient("residual da", x: a.p, count: n, analytic: da.array, loss: loss)
         checkGradient("residual db", x: b.p, count: n, analytic: db.array, loss: loss)
     }
@@ -94,10 +106,48 @@ final class KernelTests: XCTestCase {
         // Causal: the first position attends only to itself, so y = v there.
         for h in 0..<NH { for i in 0..<hs { XCTAssertEqual(y.p[h * hs + i], v.p[(h / 2) * hs + i], accuracy: 1e-6) } }
         attentionBackward(dq.p, dk.p, dv.p, scratch.p, dy.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
-        let loss = { () -> Double in attentionForward(y.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs); return projected(y.p, dy.p, B * T * C) }
+        let loss = { () -> Double in
+            attentionForward(y.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
+            return projected(y.p, dy.p, B * T * C)
+        }
         checkGradient("attention dq", x: q.p, count: q.count, analytic: dq.array, loss: loss)
         checkGradient("attention dk", x: k.p, count: k.count, analytic: dk.array, loss: loss)
         checkGradient("attention dv", x: v.p, count: v.count, analytic: dv.array, loss: loss)
+    }
+
+    /// T = 150 spans three causal row blocks (64, 64, 22): the blocked products must equal a plain masked
+    /// softmax (written here in Double) and keep exact gradients across block edges.
+    func testAttentionAcrossCausalBlocks() {
+        let B = 1, T = 150, NH = 2, NKV = 1, hs = 8
+        let C = NH * hs, KC = NKV * hs
+        XCTAssertEqual(causalBlocks(T).map { $0.1 - $0.0 }, [64, 64, 22])
+        let q = Buf(B * T * C, seed: 40), k = Buf(B * T * KC, seed: 41), v = Buf(B * T * KC, seed: 42)
+        let y = Buf(B * T * C), att = Buf(B * NH * T * T), dy = Buf(B * T * C, seed: 43)
+        let dq = Buf(B * T * C), dk = Buf(B * T * KC), dv = Buf(B * T * KC), scratch = Buf(B * NH * T * T)
+        attentionForward(y.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
+        var worst = 0.0
+        for h in 0..<NH {
+            for t in 0..<T {
+                let s = (0...t).map { t2 in
+                    (0..<hs).reduce(0.0) { $0 + Double(q.p[t * C + h * hs + $1]) * Double(k.p[t2 * KC + $1]) }
+                        / Double(hs).squareRoot()
+                }
+                let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+                for i in 0..<hs {
+                    let ref = (0...t).reduce(0.0) { $0 + e[$1] / z * Double(v.p[$1 * KC + i]) }
+                    worst = max(worst, abs(ref - Double(y.p[t * C + h * hs + i])))
+                }
+            }
+        }
+        XCTAssertLessThan(worst, 1e-5, "blocked attention vs a plain masked softmax")
+        attentionBackward(dq.p, dk.p, dv.p, scratch.p, dy.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
+        let loss = { () -> Double in
+            attentionForward(y.p, att.p, q.p, k.p, v.p, B, T, NH, NKV, hs)
+            return projected(y.p, dy.p, B * T * C)
+        }
+        checkGradient("attention dq", x: q.p, count: q.count, analytic: dq.array, stride: 7, loss: loss)
+        checkGradient("attention dk", x: k.p, count: k.count, analytic: dk.array, stride: 3, loss: loss)
+        checkGradient("attention dv", x: v.p, count: v.count, analytic: dv.array, stride: 3, loss: loss)
     }
 
     func testSoftcapCrossEntropyWithWeights() {
@@ -106,24 +156,29 @@ final class KernelTests: XCTestCase {
         let z = Buf(N * V), losses = Buf(N), lse = Buf(N)
         let targets: [Int32] = [0, 6, 3, 3, 1]
         let weights: [Float] = [1, 0, 0.5, -0.25, 1]  // 0 = ignored; RL advantages can be negative
-        targets.withUnsafeBufferPointer { t in weights.withUnsafeBufferPointer { w in
-            let loss = { () -> Double in
-                z.p.update(from: raw.p, count: N * V)
-                return Double(softcapCrossEntropyForward(losses.p, lse.p, z.p, t.baseAddress!, w.baseAddress!, N, V))
+        targets.withUnsafeBufferPointer { t in
+            weights.withUnsafeBufferPointer { w in
+                let loss = { () -> Double in
+                    z.p.update(from: raw.p, count: N * V)
+                    return Double(
+                        softcapCrossEntropyForward(losses.p, lse.p, z.p, t.baseAddress!, w.baseAddress!, N, V))
+                }
+                let l = loss()
+                // By hand: mean over the 4 weighted rows of w·(logsumexp(cap(z)) - cap(z)[target]).
+                var expected = 0.0
+                for n in 0..<N where weights[n] != 0 {
+                    let c = (0..<V).map { 15 * tanh(Double(raw.p[n * V + $0]) / 15) }
+                    let m = c.max()!
+                    expected += Double(weights[n]) * (m + log(c.map { exp($0 - m) }.reduce(0, +)) - c[Int(targets[n])])
+                }
+                XCTAssertEqual(l, expected / 4, accuracy: 1e-4)
+                softcapCrossEntropyBackward(z.p, lse.p, t.baseAddress!, w.baseAddress!, N, V)
+                let analytic = z.array
+                for v in 0..<V { XCTAssertEqual(analytic[V + v], 0, "ignored row has no gradient") }
+                checkGradient(
+                    "softcap+CE dlogits", x: raw.p, count: raw.count, analytic: analytic, h: 2e-2, rtol: 2e-2,
+                    loss: loss)
             }
-            let l = loss()
-            // By hand: mean over the 4 weighted rows of w·(logsumexp(cap(z)) - cap(z)[target]).
-            var expected = 0.0
-            for n in 0..<N where weights[n] != 0 {
-                let c = (0..<V).map { 15 * tanh(Double(raw.p[n * V + $0]) / 15) }
-                let m = c.max()!
-                expected += Double(weights[n]) * (m + log(c.map { exp($0 - m) }.reduce(0, +)) - c[Int(targets[n])])
-            }
-            XCTAssertEqual(l, expected / 4, accuracy: 1e-4)
-            softcapCrossEntropyBackward(z.p, lse.p, t.baseAddress!, w.baseAddress!, N, V)
-            let analytic = z.array
-            for v in 0..<V { XCTAssertEqual(analytic[V + v], 0, "ignored row has no gradient") }
-            checkGradient("softcap+CE dlogits", x: raw.p, count: raw.count, analytic: analytic, h: 2e-2, rtol: 2e-2, loss: loss)
-        } }
+        }
     }
 }

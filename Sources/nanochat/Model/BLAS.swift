@@ -21,6 +21,16 @@ func sgemm(
         Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
 }
 
+/// y (M) = alpha · A (M×N, row-major, lda) · x + beta · y: one matrix-vector product. Decoding one token
+/// per row is this shape; sgemm with one row would first pack all of A, about five times slower here.
+@inline(__always)
+func sgemv(
+    _ M: Int, _ N: Int, alpha: Float = 1, _ A: UnsafePointer<Float>, lda: Int, _ x: UnsafePointer<Float>,
+    beta: Float, _ y: UnsafeMutablePointer<Float>
+) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(M), Int32(N), alpha, A, Int32(lda), x, 1, beta, y, 1)
+}
+
 /// How many threads BLAS uses (OpenBLAS); our own parallel loops never wrap a BLAS call.
 func blasThreads() -> Int {
     #if canImport(Accelerate)

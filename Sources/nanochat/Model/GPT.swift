@@ -418,4 +418,9 @@ struct KernelProfile {
         get { seconds[kind.rawValue] }
         set { seconds[kind.rawValue] = newValue }
     }
+    /// "matmul 802, attention 185, …, other 40" in milliseconds; other = `total` seconds minus the kernels.
+    func summary(total: Double) -> String {
+        let parts = KernelKind.allCases.map { String(format: "%@ %.1f", "\($0)", 1000 * self[$0]) }
+        return (parts + [String(format: "other %.1f", 1000 * (total - seconds.reduce(0, +)))]).joined(separator: ", ")
+    }
 }

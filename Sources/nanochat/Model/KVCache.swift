@@ -5,8 +5,10 @@
 // reads and extends it: the same forward pass serves training, prefill and decode.
 
 final class KVCache {
-    let rows: Int, maxLen: Int, layers: Int, kvDim: Int
-    /// (layers, rows, maxLen, kvDim) each.
+    let rows: Int, maxLen: Int, layers: Int, heads: Int, headDim: Int
+    /// (layers, rows, kv heads, maxLen, headDim) each: one head's keys (and values) lie in position order,
+    /// one after the other, so attention streams through them (a position-major layout made every head
+    /// read 256 bytes out of each kilobyte, at a third of the memory bandwidth: Lessons/14-where-the-time-goes.md).
     let k, v: UnsafeMutablePointer<Float>
     private(set) var length = 0
 
@@ -14,8 +16,9 @@ final class KVCache {
         self.rows = rows
         maxLen = config.sequenceLen
         layers = config.nLayer
-        kvDim = config.kvDim
-        let n = layers * rows * maxLen * kvDim
+        heads = config.nKvHead
+        headDim = config.headDim
+        let n = layers * rows * heads * maxLen * headDim
         k = .allocate(capacity: n)
         v = .allocate(capacity: n)
         k.initialize(repeating: 0, count: n)
@@ -28,28 +31,38 @@ final class KVCache {
 
     func reset() { length = 0 }
 
-    @inline(__always) func keys(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> {
-        k + ((l * rows + r) * maxLen) * kvDim
+    /// Keys of layer l, row r, kv head g: (maxLen, headDim).
+    @inline(__always) func keys(_ l: Int, _ r: Int, _ g: Int) -> UnsafeMutablePointer<Float> {
+        k + (((l * rows + r) * heads + g) * maxLen) * headDim
     }
-    @inline(__always) func values(_ l: Int, _ r: Int) -> UnsafeMutablePointer<Float> {
-        v + ((l * rows + r) * maxLen) * kvDim
+    /// Values of layer l, row r, kv head g: (maxLen, headDim).
+    @inline(__always) func values(_ l: Int, _ r: Int, _ g: Int) -> UnsafeMutablePointer<Float> {
+        v + (((l * rows + r) * heads + g) * maxLen) * headDim
     }
 
     /// Copies row 0's cache into every other row: a prompt prefilled once serves all samples.
     func broadcastRowZero() {
         for l in 0..<layers {
             for r in 1..<max(1, rows) {
-                keys(l, r).update(from: keys(l, 0), count: length * kvDim)
-                values(l, r).update(from: values(l, 0), count: length * kvDim)
+                for g in 0..<heads {
+                    keys(l, r, g).update(from: keys(l, 0, g), count: length * headDim)
+                    values(l, r, g).update(from: values(l, 0, g), count: length * headDim)
+                }
             }
         }
     }
 
-    /// Writes layer l's keys and values of T new positions per row (B rows) at positions length ..< length+T.
+    /// Writes layer l's keys and values of T new positions per row (B rows, each (T, heads, headDim)) at
+    /// positions length ..< length+T.
     func store(layer l: Int, k newK: UnsafePointer<Float>, v newV: UnsafePointer<Float>, B: Int, T: Int) {
         for b in 0..<B {
-            keys(l, b).advanced(by: length * kvDim).update(from: newK + b * T * kvDim, count: T * kvDim)
-            values(l, b).advanced(by: length * kvDim).update(from: newV + b * T * kvDim, count: T * kvDim)
+            for t in 0..<T {
+                let src = ((b * T + t) * heads) * headDim, dst = (length + t) * headDim
+                for g in 0..<heads {
+                    (keys(l, b, g) + dst).update(from: newK + src + g * headDim, count: headDim)
+                    (values(l, b, g) + dst).update(from: newV + src + g * headDim, count: headDim)
+                }
+            }
         }
     }
 

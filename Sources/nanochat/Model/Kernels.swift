@@ -74,11 +74,9 @@ func rmsNormForward(
     parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
         for r in r0..<r1 {
             let xr = x + r * D, o = out + r * D
-            var ss: Float = 0
-            for i in 0..<D { ss += xr[i] * xr[i] }
-            let s = 1 / (ss / Float(D) + rmsEps).squareRoot()
+            let s = 1 / (dot(xr, xr, D) / Float(D) + rmsEps).squareRoot()
             rstd[r] = s
-            for i in 0..<D { o[i] = xr[i] * s }
+            scaleVector(o, xr, s, D)
         }
     }
 }
@@ -94,10 +92,9 @@ func rmsNormBackward(
     parallelRanges(R, minChunk: max(1, 8192 / D)) { r0, r1 in
         for r in r0..<r1 {
             let g = dout + r * D, o = out + r * D, d = dx + r * D
-            var dot: Float = 0
-            for i in 0..<D { dot += g[i] * o[i] }
-            let m = dot / Float(D), s = rstd[r]
-            for i in 0..<D { d[i] += s * (g[i] - o[i] * m) }
+            let m = dot(g, o, D) / Float(D), s = rstd[r]
+            axpy(d, s, g, D)
+            axpy(d, -s * m, o, D)
         }
     }
 }
@@ -211,11 +208,18 @@ func residualBackward(
 
 // MARK: - Linear (no bias): every product through sgemm
 
+/// Up to this many rows, `linearForward` runs one matrix-vector product per row (decode), not sgemm.
+let gemvRows = 2
+
 /// out (N, OC) = inp (N, IC) · W^T, W stored (OC, IC) as nn.Linear.
 func linearForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ W: UnsafePointer<Float>,
     _ N: Int, _ IC: Int, _ OC: Int, accumulate: Bool = false
 ) {
+    if N <= gemvRows {
+        for n in 0..<N { sgemv(OC, IC, W, lda: IC, inp + n * IC, beta: accumulate ? 1 : 0, out + n * OC) }
+        return
+    }
     sgemm(transA: false, transB: true, N, OC, IC, inp, lda: IC, W, ldb: IC, beta: accumulate ? 1 : 0, out, ldc: OC)
 }
 
