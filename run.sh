@@ -62,7 +62,8 @@ preset() {
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
         EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
-        BASE=(); MID=(); SFT=(); RL=(); DISTILL=()
+        BASE=(--depth 3 --warmdown-ratio 0.4)  # the time-to-bpb-2.00 record's recipe (README, "The speedrun record")
+        MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
         PAIRS=(--prompts 960 --samples 8 --max-tokens 48); PAIRS_OTHER=(--prompts 200 --samples 4); PAIRS_TEST=(--prompts 300 --samples 8 --max-tokens 48)
         REWARD=(--steps 200); DPO=(--steps 34); BESTOF=(--count 500 --best-of 4)

@@ -92,6 +92,21 @@ enum LessonChecker {
         }
         return report
     }
+
+    /// The local targets of a Markdown text's links and images, `[text](target)` and `![alt](target)`,
+    /// without web addresses, pure anchors or a target's own `#anchor`.
+    static func localLinks(_ text: String) -> [String] {
+        matches(#"\]\(([^)\s]+)\)"#, in: text, group: 1)
+            .filter { !$0.hasPrefix("http://") && !$0.hasPrefix("https://") && !$0.hasPrefix("#") && !$0.hasPrefix("mailto:") }
+            .map { String($0.prefix { $0 != "#" }) }
+    }
+
+    /// Every linked file or picture of a Markdown file (relative to its folder) that does not exist.
+    static func missingLinks(in file: URL) -> [String] {
+        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        let folder = file.deletingLastPathComponent()
+        return localLinks(text).filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+    }
 }
 
 final class LessonTests: XCTestCase {
@@ -111,6 +126,24 @@ final class LessonTests: XCTestCase {
             for failure in report.failures { XCTFail(failure) }
         }
         XCTAssertGreaterThan(checked, 0, "the lessons name no code next to a Sources/...swift path: nothing was checked")
+    }
+
+    /// Every picture a lesson shows and every file it links to exists (README.md and LOG.md too): a figure
+    /// renamed or never committed fails here instead of showing as a broken image.
+    func testLinkedPicturesAndFilesExist() throws {
+        let dir = Self.repoRoot.appendingPathComponent("Lessons")
+        let lessons = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".md") }
+        let files = lessons.map { dir.appendingPathComponent($0) } + ["README.md", "LOG.md"].map { Self.repoRoot.appendingPathComponent($0) }
+        var links = 0
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            links += LessonChecker.localLinks(text).count
+            for target in LessonChecker.missingLinks(in: file) { XCTFail("\(file.lastPathComponent) links to \(target), which does not exist") }
+        }
+        XCTAssertGreaterThan(links, 10, "the lessons link to almost nothing: the link pattern is broken")
+        // The pattern itself: an image, a link with an anchor, a web address and a pure anchor.
+        let sample = "![plot](figures/a.svg) see [02](02-gpt.md#9-flops) or [web](https://x.org) and [here](#top)"
+        XCTAssertEqual(LessonChecker.localLinks(sample), ["figures/a.svg", "02-gpt.md"])
     }
 
     func testCheckerCatchesAFakeSymbol() {
