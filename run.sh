@@ -119,7 +119,7 @@ step() {
     mkdir -p "$(dirname "$OUT/.done/$name")" && echo "$((SECONDS - t0)) s" > "$OUT/.done/$name"
 }
 
-# Preference tuning (Lessons/11-preferences.md), after the speedrun's stages: pairs sampled from the SFT model
+# Preference tuning (Lessons/12-preferences.md), after the speedrun's stages: pairs sampled from the SFT model
 # (right answer vs wrong one), a reward model on them and on data/chat's hand-written pairs, DPO from SFT
 # with SFT as the reference, and the reward model picking the best of N sampled answers.
 preference_group() {
@@ -134,7 +134,7 @@ preference_group() {
     step best-of "preference 5/5: the reward model picks the best of N sampled answers of the SFT model: ${BESTOF[*]}" chat-eval --source sft --tasks arithmetic "${BESTOF[@]}" --reward-model "$OUT/reward"
 }
 
-# LoRA (Lessons/12-lora.md), after the speedrun's stages: SFT again from the mid checkpoint, but as a rank-8
+# LoRA (Lessons/13-lora.md), after the speedrun's stages: SFT again from the mid checkpoint, but as a rank-8
 # adapter on every linear layer of the blocks with the mid model frozen, beside the full SFT; evaluated with
 # the adapter on its base, then merged into an ordinary checkpoint.
 lora_group() {
@@ -143,7 +143,7 @@ lora_group() {
     step sft-lora-merged "LoRA 3/3: the adapter merged into an ordinary checkpoint" lora-merge --adapter "$OUT/sft-lora" --out-dir "$OUT/sft-lora-merged" --fresh
 }
 
-# Reasoning (Lessons/13-reasoning.md), after the speedrun's stages: the four routes of DeepSeek-R1's
+# Reasoning (Lessons/14-reasoning.md), after the speedrun's stages: the four routes of DeepSeek-R1's
 # taxonomy on our tasks. Inference-time scaling: majority votes of the SFT and the final model. Steps or
 # none: SFT from mid on terse answers beside the ordinary SFT. Pure RL (R1-Zero): RL from mid with an
 # accuracy and a format reward, beside SFT + RL. Distillation: a depth-2 student with its own base and mid,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Paired comparison of two checkpoints on the same test questions, as Lessons/08-rl.md section 8 does
+"""Paired comparison of two checkpoints on the same test questions, as Lessons/09-rl.md section 8 does
 by hand: which questions only A gets wrong, which only B, and an exact sign test (McNemar) on them.
 
     nanochat chat-eval --checkpoint A --tasks all --count 100 --show-wrong 100000 > a.txt

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Task accuracy and corpus val bpb against LoRA rank, with full fine-tuning (and the start model) as
-dashed lines: the figure of Lessons/12-lora.md. Reads chat-eval outputs (its markdown table) and each
+dashed lines: the figure of Lessons/13-lora.md. Reads chat-eval outputs (its markdown table) and each
 run's log.jsonl (the last val_bpb record). Plain SVG, no dependencies; look at it with
 `rsvg-convert -o fig.png fig.svg`.
 

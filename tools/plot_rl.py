@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """RL runs side by side over their steps: the fraction of sampled answers graded right, and the mean
-length of a sampled answer in tokens: the figure of Lessons/13-reasoning.md (R1-Zero from mid against
+length of a sampled answer in tokens: the figure of Lessons/14-reasoning.md (R1-Zero from mid against
 SFT + RL). Reads each run's log.jsonl (chat-rl's step records: `accuracy`, or `reward` when the run
 has no format reward; `sampled`, the tokens sampled in the step). Curves are moving averages over
 10 steps, as the report's. Plain SVG, no dependencies; look at it with `rsvg-convert -o f.png f.svg`.

@@ -1,4 +1,4 @@
-// The reasoning routes' pieces (Lessons/13-reasoning.md): terse answers and what SFT trains of them, the
+// The reasoning routes' pieces (Lessons/14-reasoning.md): terse answers and what SFT trains of them, the
 // format reward on hand-made good and bad endings, rejection sampling for off-policy distillation, and the
 // vote sizes chat-eval reports from one set of samples.
 

@@ -1,6 +1,6 @@
 // `nanochat chat-distill`: distillation from a teacher checkpoint into OUT/distill, on-policy by default
 // (the student samples, the teacher grades every token) or --off-policy (SFT on the teacher's samples).
-// See Train/Distill.swift for the algorithm and Lessons/10-distillation.md for why.
+// See Train/Distill.swift for the algorithm and Lessons/11-distillation.md for why.
 
 import ArgumentParser
 import Foundation

@@ -1,4 +1,4 @@
-// Preference tuning's commands (Lessons/11-preferences.md):
+// Preference tuning's commands (Lessons/12-preferences.md):
 //   nanochat pairs         on-policy pairs from a checkpoint on the graded tasks (Train/Preference.swift)
 //   nanochat reward-train  a Bradley–Terry reward model into OUT/reward (Train/PreferenceTuning.swift)
 //   nanochat chat-dpo      DPO from the SFT model into OUT/dpo, with the SFT weights as the frozen reference

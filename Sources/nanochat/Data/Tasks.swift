@@ -114,7 +114,7 @@ private let items = ["apples", "coins", "books", "roses", "candles", "swords", "
 /// Hard: two to five numbers, two or three operations, numbers that appear in another order than in
 /// the expression, a distracting number (an age) that must be left out, averages with decimal answers.
 /// The calculator does the sums, so what the model must get right is the expression and the copy of
-/// the result. SFT leaves room here for RL (lesson 08).
+/// the result. SFT leaves room here for RL (lesson 09).
 private func arithmeticExample(_ rng: inout RNG, _ w: TaskWords, easy: Bool) -> TaskExample {
     let a = pick(w.names, &rng), b = pick(w.names, &rng), item = pick(items, &rng)
     let x = 2 + rng.int(98), y = 2 + rng.int(30), z = 1 + rng.int(20), n = 2 + rng.int(11)

@@ -1,6 +1,6 @@
 // Sampling the next token from logits: temperature (0 = greedy), top-k, and our own seeded RNG.
 // `generateNaive` re-runs the whole context for each new token: the quadratic baseline that the KV-cached
-// Engine replaces (Lessons/07-inference.md); base-train's and base-eval's few samples still use it.
+// Engine replaces (Lessons/08-inference.md); base-train's and base-eval's few samples still use it.
 
 #if canImport(Glibc)
 import Glibc

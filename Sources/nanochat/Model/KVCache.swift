@@ -8,7 +8,7 @@ final class KVCache {
     let rows: Int, maxLen: Int, layers: Int, heads: Int, headDim: Int
     /// (layers, rows, kv heads, maxLen, headDim) each: one head's keys (and values) lie in position order,
     /// one after the other, so attention streams through them (a position-major layout made every head
-    /// read 256 bytes out of each kilobyte, at a third of the memory bandwidth: Lessons/14-where-the-time-goes.md).
+    /// read 256 bytes out of each kilobyte, at a third of the memory bandwidth: Lessons/15-where-the-time-goes.md).
     let k, v: UnsafeMutablePointer<Float>
     private(set) var length = 0
 

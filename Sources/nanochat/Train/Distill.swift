@@ -1,4 +1,4 @@
-// Distillation from a teacher checkpoint (Lessons/10-distillation.md).
+// Distillation from a teacher checkpoint (Lessons/11-distillation.md).
 //
 // On-policy (the default; Agarwal et al. 2024, "GKD"; Thinking Machines, "On-Policy Distillation", 2025):
 // the student samples answers to prompts (Engine, calculator live), the teacher scores every sampled token

@@ -1,5 +1,5 @@
 // Preference pairs as training rows, and `nanochat pairs`: on-policy pairs made by sampling a checkpoint on
-// the graded tasks (Lessons/11-preferences.md). The reward model and DPO (Train/PreferenceTuning.swift)
+// the graded tasks (Lessons/12-preferences.md). The reward model and DPO (Train/PreferenceTuning.swift)
 // both read pairs through PairRows.
 //
 // Making pairs: for each prompt the model samples `samples` answers (temperature 1, calculator live); the

@@ -1,4 +1,4 @@
-// Learning from preference pairs (Lessons/11-preferences.md): a Bradley–Terry reward model
+// Learning from preference pairs (Lessons/12-preferences.md): a Bradley–Terry reward model
 // (`nanochat reward-train`) and Direct Preference Optimization (`nanochat chat-dpo`), on one loop.
 //
 // Reward model (InstructGPT, 2022): the SFT model with a scalar head, `score.weight`, on the final normed
@@ -37,7 +37,7 @@ enum PreferenceMethod: String {
 
     var command: String { self == .reward ? "reward-train" : "chat-dpo" }
     /// Passes over the training pairs when --steps is not given. DPO overfits its pairs fast: at a tenth
-    /// of SFT's learning rate, 3.5 epochs made the policy babble (Lessons/11-preferences.md section 6.3).
+    /// of SFT's learning rate, 3.5 epochs made the policy babble (Lessons/12-preferences.md section 6.3).
     var defaultEpochs: Int { self == .reward ? 2 : 1 }
     /// The learning-rate scale (of SFT's rates) when --lr-scale is not given, from section 6's runs.
     var defaultLRScale: Float { self == .reward ? 0.3 : 0.03 }

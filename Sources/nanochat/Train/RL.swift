@@ -1,5 +1,5 @@
 // Reinforcement learning on the arithmetic task (nanochat: scripts/chat_rl.py; `--task` picks another
-// family, for RL from mid in Lessons/13-reasoning.md): REINFORCE with a group
+// family, for RL from mid in Lessons/14-reasoning.md): REINFORCE with a group
 // baseline. Each step samples a group of answers to each of a few train prompts from the Engine (with the
 // calculator), rewards an answer 1 if the task's grader accepts its final answer and 0 otherwise, and
 // trains on the model's own tokens with per-token weight = advantage = reward - the group's mean reward.

@@ -3,7 +3,7 @@
 // or not it is right: it ends with one line "#### <answer>" the grader can read, then <|assistant_end|>,
 // and (arithmetic) every calculator call is closed and gets a number back. The format reward is what a
 // model that never answers right can still learn from: the signal `chat-rl --format-reward` adds when RL
-// starts from a model that has not been through SFT (Lessons/13-reasoning.md).
+// starts from a model that has not been through SFT (Lessons/14-reasoning.md).
 
 import Foundation
 
