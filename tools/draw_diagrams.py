@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Draws the lessons' diagrams as SVG files in Lessons/figures/ (no dependencies).
+
+Each diagram is a function that returns SVG text; run this script after changing one and look at
+the result (rsvg-convert FILE.svg -o FILE.png). The diagrams illustrate code, they hold no
+measured figures:
+
+  00-pipeline.svg     the stages of ./run.sh and the folders they write
+  02-causal-mask.svg  which scores attention computes: the causal mask and its row blocks
+  07-sft-mask.svg     which tokens of a conversation SFT trains (the loss mask)
+  08-kv-cache.svg     prefill and decode through the KV cache
+  09-rl-loop.svg      one step of RL: sample a group, grade, advantages, weighted loss
+
+Usage: python3 tools/draw_diagrams.py [--out Lessons/figures]
+"""
+
+import argparse
+import os
+
+FONT = 'font-family="Helvetica, Arial, sans-serif"'
+
+
+def svg(width, height, body, title):
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" {FONT} font-size="13">\n'
+            f'<rect width="{width}" height="{height}" fill="white"/>\n'
+            f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">{title}</text>\n'
+            + body + '</svg>\n')
+
+
+def box(x, y, w, h, fill, stroke, lines, bold_first=True, size=12):
+    out = [f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="{stroke}"/>']
+    top = y + h / 2 - (len(lines) - 1) * (size + 3) / 2 + size / 3
+    for i, line in enumerate(lines):
+        weight = ' font-weight="bold"' if bold_first and i == 0 else ''
+        out.append(f'<text x="{x + w / 2}" y="{top + i * (size + 3)}" text-anchor="middle" '
+                   f'font-size="{size}"{weight}>{line}</text>')
+    return '\n'.join(out) + '\n'
+
+
+ARROW_DEF = ('<defs><marker id="a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+             'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>\n')
+
+
+def arrow(x1, y1, x2, y2):
+    return f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#444" stroke-width="1.5" marker-end="url(#a)"/>\n'
+
+
+def pipeline():
+    stages = [("tokenizer", "tok-train", "out/tokenizer"), ("pretraining", "base-train", "out/base"),
+              ("mid-training", "mid-train", "out/mid"), ("SFT", "chat-sft", "out/sft"),
+              ("RL", "chat-rl", "out/rl"), ("distillation", "chat-distill", "out/distill"),
+              ("evaluation", "chat-eval", "eval.jsonl"), ("report", "report", "out/report")]
+    body, x, w, gap = ARROW_DEF, 15, 112, 22
+    for i, (name, cmd, folder) in enumerate(stages):
+        body += box(x, 50, w, 62, "#dbe9f6", "#3b6ea5", [name, cmd, folder])
+        if i + 1 < len(stages):
+            body += arrow(x + w, 81, x + w + gap, 81)
+        x += w + gap
+    body += ('<text x="15" y="140" font-size="12">Each stage reads the folder of the one before and writes its own; '
+             './run.sh marks a finished stage in out/.done/ and resumes an interrupted one (lesson 10).</text>\n')
+    return svg(x - gap + 15, 160, body, "The pipeline of ./run.sh")
+
+
+def causal_mask():
+    T, cell, x0, y0 = 8, 26, 70, 70
+    body = ''
+    for panel, blocks in enumerate([None, 4]):
+        px = x0 + panel * (T * cell + 150)
+        for t in range(T):
+            for t2 in range(T):
+                visible = t2 <= t
+                computed = visible if blocks is None else t2 < (t // blocks + 1) * blocks
+                fill = "#3b6ea5" if visible else ("#f3c6c6" if computed else "#f4f4f4")
+                body += (f'<rect x="{px + t2 * cell}" y="{y0 + t * cell}" width="{cell - 2}" height="{cell - 2}" '
+                         f'fill="{fill}"/>\n')
+        label = ("the mask: query t sees keys t2 ≤ t" if blocks is None
+                 else f"computed in row blocks of {blocks} (64 in the code)")
+        body += f'<text x="{px + T * cell / 2}" y="{y0 - 12}" text-anchor="middle">{label}</text>\n'
+        body += (f'<text x="{px - 10}" y="{y0 + T * cell / 2}" text-anchor="end" font-size="12">query t ↓</text>\n'
+                 f'<text x="{px + T * cell / 2}" y="{y0 + T * cell + 18}" text-anchor="middle" '
+                 f'font-size="12">key t2 →</text>\n')
+    legend_y = y0 + T * cell + 45
+    body += (f'<rect x="70" y="{legend_y}" width="14" height="14" fill="#3b6ea5"/>'
+             f'<text x="90" y="{legend_y + 12}">score used by the softmax</text>\n'
+             f'<rect x="300" y="{legend_y}" width="14" height="14" fill="#f3c6c6"/>'
+             f'<text x="320" y="{legend_y + 12}">computed, then zeroed</text>\n'
+             f'<rect x="500" y="{legend_y}" width="14" height="14" fill="#f4f4f4"/>'
+             f'<text x="520" y="{legend_y + 12}">skipped</text>\n')
+    return svg(2 * (T * cell + 150) + 40, legend_y + 35, body, "Causal attention: which scores exist")
+
+
+def sft_mask():
+    tokens = [("&lt;|bos|&gt;", 0), ("&lt;|user_start|&gt;", 0), ("What is 37*12?", 0), ("&lt;|user_end|&gt;", 0),
+              ("&lt;|assistant_start|&gt;", 0), ("Let me calculate.", 1), ("&lt;|python_start|&gt;", 1),
+              ("37*12", 1), ("&lt;|python_end|&gt;", 1), ("&lt;|output_start|&gt;444&lt;|output_end|&gt;", 0),
+              ("#### 444", 1), ("&lt;|assistant_end|&gt;", 1)]
+    body, x, y = '', 15, 60
+    for text, w in tokens:
+        width = 14 + 7.0 * len(text.replace("&lt;", "<").replace("&gt;", ">"))
+        if x + width > 880:
+            x, y = 15, y + 58
+        fill, stroke = ("#fbe5e5", "#b03a3a") if w else ("#eeeeee", "#999")
+        body += (f'<rect x="{x}" y="{y}" width="{width}" height="28" rx="4" fill="{fill}" stroke="{stroke}"/>'
+                 f'<text x="{x + width / 2}" y="{y + 18}" text-anchor="middle" font-size="11.5">{text}</text>'
+                 f'<text x="{x + width / 2}" y="{y + 44}" text-anchor="middle" font-size="11" fill="#555">'
+                 f'weight {w}</text>\n')
+        x += width + 6
+    y += 75
+    body += (f'<text x="15" y="{y}">SFT trains only what the assistant writes (weight 1): its words, its tool call and its '
+             f'final answer.</text>\n<text x="15" y="{y + 18}">The question, the special tokens before the answer and '
+             f'the calculator\'s output (forced by the engine, not chosen) get weight 0.</text>\n')
+    return svg(915, y + 35, body, "The SFT loss mask (lesson 07)")
+
+
+def kv_cache():
+    body, cell, x0 = ARROW_DEF, 30, 150
+    rows = [("layer 1 keys", "#dbe9f6"), ("layer 1 values", "#dbe9f6"), ("…", "white"),
+            ("layer L keys", "#dbe9f6"), ("layer L values", "#dbe9f6")]
+    prompt, new = 6, 3
+    for r, (name, _) in enumerate(rows):
+        y = 60 + r * 34
+        body += f'<text x="{x0 - 10}" y="{y + 20}" text-anchor="end">{name}</text>\n'
+        if name == "…":
+            continue
+        for p in range(prompt + new + 3):
+            fill = "#3b6ea5" if p < prompt else ("#e8a33d" if p < prompt + new else "#f4f4f4")
+            body += f'<rect x="{x0 + p * cell}" y="{y}" width="{cell - 3}" height="26" fill="{fill}"/>\n'
+    y = 60 + len(rows) * 34 + 10
+    body += (f'<text x="{x0 + prompt * cell / 2}" y="{y + 10}" text-anchor="middle">prefill: the prompt in one pass</text>\n'
+             f'<text x="{x0 + (prompt + new / 2) * cell}" y="{y + 28}" text-anchor="middle">decode: one position per step</text>\n'
+             f'<text x="{x0 + (prompt + new + 1.5) * cell}" y="{y + 10}" text-anchor="middle" fill="#777">free</text>\n')
+    body += (f'<text x="20" y="{y + 60}">Each new token computes its own keys and values, appends them, and attends</text>\n'
+             f'<text x="20" y="{y + 78}">over everything stored: one position of work per token instead of the whole</text>\n'
+             f'<text x="20" y="{y + 96}">sequence again. In memory, each head\'s positions lie one after the other (lesson 15).</text>\n')
+    return svg(760, y + 118, body, "The KV cache (lesson 08)")
+
+
+def rl_loop():
+    body = ARROW_DEF
+    body += box(20, 60, 150, 60, "#eeeeee", "#666", ["a prompt", "\"What is 37*12?\""])
+    body += box(220, 60, 170, 60, "#dbe9f6", "#3b6ea5", ["sample G answers", "the model, temperature 1"])
+    body += box(440, 60, 150, 60, "#fff2cc", "#b58900", ["grade each", "reward 1 or 0"])
+    body += box(640, 60, 180, 60, "#e8f4e8", "#3c8d3c", ["advantages", "reward − group mean"])
+    body += box(640, 170, 180, 70, "#fbe5e5", "#b03a3a", ["weighted loss", "−advantage · log p(token)", "on sampled tokens only"])
+    body += box(330, 170, 200, 70, "#ece4f6", "#6c4ba5", ["one optimizer step", "then the next prompts"])
+    body += arrow(170, 90, 220, 90) + arrow(390, 90, 440, 90) + arrow(590, 90, 640, 90)
+    body += arrow(730, 120, 730, 170) + arrow(640, 205, 530, 205)
+    body += '<path d="M330,205 L120,205 L120,120" stroke="#444" stroke-width="1.5" fill="none" marker-end="url(#a)"/>\n'
+    body += ('<text x="20" y="275">Distillation (lesson 11) runs the same loop with the teacher in place of the grader:</text>\n'
+             '<text x="20" y="293">each sampled token gets the reward −(log p_student − log p_teacher).</text>\n')
+    return svg(840, 313, body, "One step of RL (lesson 09)")
+
+
+DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "07-sft-mask.svg": sft_mask,
+            "08-kv-cache.svg": kv_cache, "09-rl-loop.svg": rl_loop}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Lessons", "figures"))
+    args = ap.parse_args()
+    for name, draw in DIAGRAMS.items():
+        path = os.path.join(args.out, name)
+        with open(path, "w") as f:
+            f.write(draw())
+        print("wrote", os.path.normpath(path))
+
+
+if __name__ == "__main__":
+    main()
