@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nanochat speedrun: every stage of the pipeline, in order, on this machine's CPU.
 #   ./run.sh [quick|default|large] [--preference] [--lora] [--reasoning] [--fresh] [--out DIR] [--corpus DIR|FILE.jsonl]
-#                     the speedrun (default preset: about 45 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
+#                     the speedrun (default preset: about 17 minutes on 2 cores) into out/ (or $NANOCHAT_OUT);
 #                     a stage whose output is there is skipped, an interrupted one resumes (--fresh: redo all);
 #                     --preference: then preference tuning (pairs, reward model, DPO, best-of-N; README)
 #                     --lora: then SFT as a LoRA adapter on the frozen mid model, evaluated and merged
@@ -61,7 +61,7 @@ preset() {
         STUDENT_SFT_ON=(--steps 3 --prompts 2 --samples 2 --eval-every 3 --eval-count 3 --save-every 1)
         DISK_MB=100 ;;
     default)  # every stage with its own defaults (Sources/nanochat/Train/Stage.swift and the stages' options)
-        EXPECT="about 45 minutes on 2 cores"; VOCAB=4096
+        EXPECT="about 17 minutes on 2 cores"; VOCAB=4096
         BASE=(--depth 3 --warmdown-ratio 0.4)  # the time-to-bpb-2.00 record's recipe (README, "The speedrun record")
         MID=(); SFT=(); RL=(); DISTILL=()
         EVAL=(); PASSK=(--pass-k 8); ARITH=(--count 500)
