@@ -3,7 +3,8 @@
 
 Each diagram is a function that returns SVG text; run this script after changing one and look at
 the result (rsvg-convert FILE.svg -o FILE.png). The diagrams illustrate code, they hold no
-measured figures:
+measured figures. (Lessons/figures/05-post-training-map.svg is written by hand; the other figures
+there are plots made by `nanochat report` and tools/plot_*.py.)
 
   00-pipeline.svg     the stages of ./run.sh and the folders they write
   02-causal-mask.svg  which scores attention computes: the causal mask and its row blocks
@@ -47,11 +48,12 @@ def arrow(x1, y1, x2, y2):
 
 
 def pipeline():
-    stages = [("tokenizer", "tok-train", "out/tokenizer"), ("pretraining", "base-train", "out/base"),
-              ("mid-training", "mid-train", "out/mid"), ("SFT", "chat-sft", "out/sft"),
-              ("RL", "chat-rl", "out/rl"), ("distillation", "chat-distill", "out/distill"),
-              ("evaluation", "chat-eval", "eval.jsonl"), ("report", "report", "out/report")]
-    body, x, w, gap = ARROW_DEF, 15, 112, 22
+    stages = [("1 tokenizer", "tok-train", "out/tokenizer"), ("2 pretraining", "base-train", "out/base"),
+              ("3 base eval", "base-eval", "bpb, samples"), ("4 mid-training", "mid-train", "out/mid"),
+              ("5 SFT", "chat-sft", "out/sft"), ("6 RL", "chat-rl", "out/rl"),
+              ("7 distillation", "chat-distill", "out/distill"), ("8 chat eval", "chat-eval", "eval.jsonl"),
+              ("report", "report", "out/report")]
+    body, x, w, gap = ARROW_DEF, 15, 104, 18
     for i, (name, cmd, folder) in enumerate(stages):
         body += box(x, 50, w, 62, "#dbe9f6", "#3b6ea5", [name, cmd, folder])
         if i + 1 < len(stages):
@@ -91,7 +93,7 @@ def causal_mask():
 
 
 def sft_mask():
-    tokens = [("&lt;|bos|&gt;", 0), ("&lt;|user_start|&gt;", 0), ("What is 37*12?", 0), ("&lt;|user_end|&gt;", 0),
+    tokens = [("&lt;|bos|&gt;", 0), ("&lt;|user_start|&gt;", 0), ("What is 37 times 12?", 0), ("&lt;|user_end|&gt;", 0),
               ("&lt;|assistant_start|&gt;", 0), ("Let me calculate.", 1), ("&lt;|python_start|&gt;", 1),
               ("37*12", 1), ("&lt;|python_end|&gt;", 1), ("&lt;|output_start|&gt;444&lt;|output_end|&gt;", 0),
               ("#### 444", 1), ("&lt;|assistant_end|&gt;", 1)]
@@ -138,8 +140,8 @@ def kv_cache():
 
 def rl_loop():
     body = ARROW_DEF
-    body += box(20, 60, 150, 60, "#eeeeee", "#666", ["a prompt", "\"What is 37*12?\""])
-    body += box(220, 60, 170, 60, "#dbe9f6", "#3b6ea5", ["sample G answers", "the model, temperature 1"])
+    body += box(20, 60, 150, 60, "#eeeeee", "#666", ["8 prompts", "\"What is 37 times 12?\""])
+    body += box(220, 60, 170, 60, "#dbe9f6", "#3b6ea5", ["sample G = 8 answers", "to each, temperature 1"])
     body += box(440, 60, 150, 60, "#fff2cc", "#b58900", ["grade each", "reward 1 or 0"])
     body += box(640, 60, 180, 60, "#e8f4e8", "#3c8d3c", ["advantages", "reward − group mean"])
     body += box(640, 170, 180, 70, "#fbe5e5", "#b03a3a", ["weighted loss", "−advantage · log p(token)", "on sampled tokens only"])
@@ -147,9 +149,10 @@ def rl_loop():
     body += arrow(170, 90, 220, 90) + arrow(390, 90, 440, 90) + arrow(590, 90, 640, 90)
     body += arrow(730, 120, 730, 170) + arrow(640, 205, 530, 205)
     body += '<path d="M330,205 L120,205 L120,120" stroke="#444" stroke-width="1.5" fill="none" marker-end="url(#a)"/>\n'
-    body += ('<text x="20" y="275">Distillation (lesson 11) runs the same loop with the teacher in place of the grader:</text>\n'
-             '<text x="20" y="293">each sampled token gets the reward −(log p_student − log p_teacher).</text>\n')
-    return svg(840, 313, body, "One step of RL (lesson 09)")
+    body += ('<text x="20" y="275">A group whose answers all got the same reward has zero advantages and is skipped. Distillation (lesson 11)</text>\n'
+             '<text x="20" y="293">runs the same loop with the teacher in place of the grader and no group baseline: each sampled token</text>\n'
+             '<text x="20" y="311">gets the weight log p_teacher − log p_student.</text>\n')
+    return svg(840, 331, body, "One step of RL (lesson 09)")
 
 
 DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "07-sft-mask.svg": sft_mask,
