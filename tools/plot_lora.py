@@ -14,6 +14,8 @@ import json
 import math
 import re
 
+from svgfile import write_svg  # tools/svgfile.py
+
 ROW = re.compile(r"^\| (\w+) \| \d+% \((\d+)/(\d+)\)")
 TASKS = ["arithmetic", "spelling", "counting", "choice"]
 COLORS = {"arithmetic": "#1f77b4", "spelling": "#d62728", "counting": "#2ca02c", "choice": "#9467bd"}
@@ -116,10 +118,7 @@ def main():
         dashed.append(("mid (start)", "#999", start[1], "2 3"))
     panel(2 * pad + pw, "Corpus val bpb after SFT (lower = less forgotten)", blo, bhi, ticks,
           [("LoRA", "#ff7f0e", [b for _, _, b in ranks])], dashed, "val bpb")
-    out.append("</svg>")
-    with open(a.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(out) + "\n")
-    print(f"wrote {a.out}")
+    write_svg(a.out, out)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ has no format reward; `sampled`, the tokens sampled in the step). Curves are mov
 import argparse
 import json
 
+from svgfile import write_svg  # tools/svgfile.py
+
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 
 
@@ -86,10 +88,7 @@ def main():
           lengths, "tokens")
     for i, (label, _) in enumerate(runs):
         out.append(f'<text x="{pad + 8 + 210 * i}" y="{H - 12}" fill="{COLORS[i]}">&#9679; {label}</text>')
-    out.append("</svg>")
-    with open(a.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(out) + "\n")
-    print(f"wrote {a.out}")
+    write_svg(a.out, out)
 
 
 if __name__ == "__main__":
