@@ -8,6 +8,7 @@ there are plots made by `nanochat report` and tools/plot_*.py.)
 
   00-pipeline.svg     the stages of ./run.sh and the folders they write
   02-causal-mask.svg  which scores attention computes: the causal mask and its row blocks
+  02-rotary.svg       rotary embeddings: one channel pair of q and k, rotated by their positions
   07-sft-mask.svg     which tokens of a conversation SFT trains (the loss mask)
   08-kv-cache.svg     prefill and decode through the KV cache
   09-rl-loop.svg      one step of RL: sample a group, grade, advantages, weighted loss
@@ -92,6 +93,34 @@ def causal_mask():
     return svg(2 * (T * cell + 150) + 40, legend_y + 35, body, "Causal attention: which scores exist")
 
 
+def rotary():
+    import math
+    body, r = ARROW_DEF, 95
+    theta = math.radians(22)  # one pair's angle per position, for the picture
+    for panel, (m, n, label) in enumerate([(3, 1, "q at position 3, k at position 1"),
+                                          (7, 5, "q at position 7, k at position 5")]):
+        cx, cy = 150 + panel * 330, 170
+        body += (f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="none" stroke="#ddd"/>'
+                 f'<line x1="{cx - r - 10}" y1="{cy}" x2="{cx + r + 10}" y2="{cy}" stroke="#ddd"/>'
+                 f'<line x1="{cx}" y1="{cy - r - 10}" x2="{cx}" y2="{cy + r + 10}" stroke="#ddd"/>\n')
+        for pos, color, name, base in ((m, "#3b6ea5", "q", 0.35), (n, "#b03a3a", "k", 0.0)):
+            a = base + pos * theta
+            x, y = cx + r * math.cos(a), cy - r * math.sin(a)
+            body += (f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="{color}" stroke-width="2.5" '
+                     f'marker-end="url(#a)"/><text x="{cx + (r + 16) * math.cos(a):.1f}" '
+                     f'y="{cy - (r + 16) * math.sin(a) + 4:.1f}" text-anchor="middle" fill="{color}">{name}</text>\n')
+        a0, a1 = n * theta, 0.35 + m * theta
+        x0, y0 = cx + 40 * math.cos(a0), cy - 40 * math.sin(a0)
+        x1, y1 = cx + 40 * math.cos(a1), cy - 40 * math.sin(a1)
+        body += (f'<path d="M{x0:.1f},{y0:.1f} A40,40 0 0,0 {x1:.1f},{y1:.1f}" fill="none" stroke="#444"/>'
+                 f'<text x="{cx}" y="{cy + r + 34}" text-anchor="middle">{label}</text>\n')
+    body += ('<text x="20" y="330">Each pair of channels (x1[j], x2[j]) turns by θ_j per position. Moving both '
+             'tokens four positions on</text>\n<text x="20" y="348">turns both vectors by the same angle: the angle '
+             'between them, and so their dot product,</text>\n<text x="20" y="366">depends only on the distance '
+             't − t2 (here 2 positions in both panels).</text>\n')
+    return svg(660, 385, body, "Rotary embeddings: the score depends on the distance (lesson 02)")
+
+
 def sft_mask():
     tokens = [("&lt;|bos|&gt;", 0), ("&lt;|user_start|&gt;", 0), ("What is 37 times 12?", 0), ("&lt;|user_end|&gt;", 0),
               ("&lt;|assistant_start|&gt;", 0), ("Let me calculate.", 1), ("&lt;|python_start|&gt;", 1),
@@ -155,7 +184,7 @@ def rl_loop():
     return svg(840, 331, body, "One step of RL (lesson 09)")
 
 
-DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "07-sft-mask.svg": sft_mask,
+DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "02-rotary.svg": rotary, "07-sft-mask.svg": sft_mask,
             "08-kv-cache.svg": kv_cache, "09-rl-loop.svg": rl_loop}
 
 
