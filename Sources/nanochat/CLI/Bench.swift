@@ -32,7 +32,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         var config = GPTConfig(depth: depth, vocabSize: vocabSize, sequenceLen: seqLen)
         config.lora = loraRank.map { LoRASpec(rank: $0, alpha: LoRAOptions.defaultAlpha, targets: LoRATarget.allCases) }
-        try runReportingErrors { try GPT.checkFitsInMemory(config, maxBatch: batchSize, training: true) }
+        try runReportingErrors {
+            try GPT.checkFitsInMemory(config, maxBatch: batchSize, training: true)
+            try GPT.checkFitsInMemory(config, maxBatch: decodeRows, training: false)  // the batched decode's model
+        }
         let model = GPT(config: config, maxBatch: batchSize)
         if config.lora != nil { model.freeze { !$0.isAdapter } }
         let opt = Optimizer(model: model)
