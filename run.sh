@@ -6,6 +6,9 @@
 #                     --preference: then preference tuning (pairs, reward model, DPO, best-of-N; README)
 #                     --lora: then SFT as a LoRA adapter on the frozen mid model, evaluated and merged
 #                     --reasoning: then DeepSeek-R1's routes: majority votes, terse SFT, RL from mid, a distilled student
+#   ./run.sh ladder [quick] [--seeds "1 2"] [--out DIR]
+#                     the ablation ladder: a short pretraining per rung (nanochat's model, then one modern piece
+#                     off at a time), two seeds each, and a table of val bpb (about 35 minutes; quick: a minute)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 #   ./run.sh help     this text and the list of stages (nanochat stages)
@@ -175,6 +178,75 @@ reasoning_group() {
     done
 }
 
+# The ablation ladder (Lessons/04-pretraining.md): the same short pretraining once per rung, each rung
+# with one modern piece of nanochat's model switched off, for each seed; then a table of val bpb.
+#   ./run.sh ladder [quick] [--out DIR] [--seeds "1 2"]     (default: out/ladder, about 35 minutes)
+LADDER_RUNGS=(  # folder|name|base-train flags
+    "nanochat|nanochat|"
+    "no-rotary|no rotary|--no-rotary"
+    "no-qk-norm|no QK-norm|--no-qk-norm"
+    "gelu|GELU, not ReLU²|--activation gelu"
+    "relu|ReLU, not ReLU²|--activation relu"
+    "no-softcap|no logit softcap|--softcap 0"
+    "adamw|AdamW, not Muon|--matrix-optimizer adamw"
+)
+ladder() {
+    local size=default seeds="1 2" out="${NANOCHAT_OUT:-out}/ladder"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        quick) size=quick; seeds=1 ;;
+        --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift ;;
+        --seeds) [ $# -ge 2 ] || die "--seeds needs a list, e.g. --seeds \"1 2\""; seeds=$2; shift ;;
+        *) die "unknown argument '$1'. Usage: ./run.sh ladder [quick] [--out DIR] [--seeds \"1 2\"]" ;;
+        esac
+        shift
+    done
+    local seed
+    for seed in $seeds; do [[ "$seed" =~ ^[0-9]+$ ]] || die "--seeds takes whole numbers, e.g. \"1 2\"; got '$seed'"; done
+    preset "$size"
+    # The short pretraining every rung gets: the speedrun's depth-3 recipe for 150 steps (quick: its tiny one).
+    local short=("${BASE[@]}" --steps 150 --sample-every 0)
+    [ "$size" = quick ] && short=("${BASE[@]}")
+    OUT=$out
+    build
+    check_room
+    local train=data/shakespeare/train val=data/shakespeare/val
+    say "ablation ladder, preset '$size': ${#LADDER_RUNGS[@]} rungs x seeds $seeds, each: base-train ${short[*]}"
+    step tokenizer "ladder: a $VOCAB-token BPE trained on $train" tok-train --out "$OUT" --input "$train" --vocab-size "$VOCAB"
+    local rung id name flags
+    for rung in "${LADDER_RUNGS[@]}"; do
+        IFS='|' read -r id name flags <<< "$rung"
+        for seed in $seeds; do
+            # Every rung's folder shares the tokenizer and the token shards.
+            mkdir -p "$OUT/$id-s$seed" "$OUT/data" && ln -sfn ../tokenizer "$OUT/$id-s$seed/tokenizer" && ln -sfn ../data "$OUT/$id-s$seed/data"
+            # shellcheck disable=SC2086  # flags are words
+            step "$id-s$seed/base" "ladder: $name, seed $seed: base-train ${short[*]} --seed $seed $flags" base-train --out "$OUT/$id-s$seed" --train "$train" --val "$val" "${short[@]}" --seed "$seed" $flags --resumable
+        done
+    done
+    ladder_table "$seeds" | tee "$OUT/ladder.md"
+}
+
+# The ladder's table from the rungs' logs: each seed's last val bpb, their mean, the change from nanochat's.
+ladder_table() {
+    local seeds=$1 rung id name flags seed bpb row base=""
+    echo "| rung | base-train flags | $(for seed in $seeds; do printf 'seed %s | ' "$seed"; done)mean | vs nanochat |"
+    echo "|---|---|$(for seed in $seeds; do printf -- '---|'; done)---|---|"
+    for rung in "${LADDER_RUNGS[@]}"; do
+        IFS='|' read -r id name flags <<< "$rung"
+        row=""
+        for seed in $seeds; do
+            bpb=$(grep '"val_bpb"' "$OUT/$id-s$seed/base/log.jsonl" 2>/dev/null | tail -1 | sed 's/.*"val_bpb":\([0-9.]*\).*/\1/')
+            row="$row ${bpb:-?}"
+        done
+        echo "$name|${flags:-(none)}|$row" | awk -F'|' -v base="$base" '{
+            n = split($3, b, " "); s = 0; line = "| " $1 " | `" $2 "` | "
+            for (i = 1; i <= n; i++) { s += b[i]; line = line sprintf("%.4f", b[i]) " | " }
+            m = s / n; d = (base == "") ? "" : sprintf("%+.4f", m - base)
+            printf "%s%.4f | %s |\n", line, m, d }'
+        [ -n "$base" ] || base=$(echo "$row" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.6f", s / NF }')
+    done
+}
+
 speedrun() {
     local size=default fresh=0 corpus="" preference=0 lora=0 reasoning=0
     OUT="${NANOCHAT_OUT:-out}"
@@ -259,12 +331,18 @@ test)
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     "$0" quick --preference --lora --reasoning --out "$tmp/out"
+    say "the ablation ladder with tiny settings (./run.sh ladder quick)"
+    "$0" ladder quick --out "$tmp/ladder"
     ;;
 build)
     build
     ;;
+ladder)
+    shift
+    ladder "$@"
+    ;;
 help|-h|--help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     if [ -x "$BIN" ]; then echo; "$BIN" stages; else echo; echo "(./run.sh build, then ./run.sh help lists the stages)"; fi
     ;;
 *)

@@ -39,7 +39,9 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(opt2.step, 2)
         try Checkpoint.save(model: model2, optimizer: opt2, to: b, extra: ["tokenizer_hash": "abc"])
         for f in [Checkpoint.modelFile, Checkpoint.optimFile] {
-            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)), try Data(contentsOf: URL(fileURLWithPath: b + "/" + f)), f)
+            XCTAssertEqual(
+                try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)),
+                try Data(contentsOf: URL(fileURLWithPath: b + "/" + f)), f)
         }
     }
 
@@ -64,16 +66,57 @@ final class CheckpointTests: XCTestCase {
     func testLoadErrors() throws {
         let model = GPT(config: config, maxBatch: 2)
         let dir = Fixtures.tempDir("ckerr")
-        assertUserError(["no checkpoint", "model.safetensors not found"]) { try Checkpoint.load(into: model, from: dir) }
+        assertUserError(["no checkpoint", "model.safetensors not found"]) {
+            try Checkpoint.load(into: model, from: dir)
+        }
         try Checkpoint.save(model: model, optimizer: nil, to: dir)
-        var other = config; other.nLayer = 3
-        assertUserError(["n_layer 2", "n_layer 3", "--depth"]) { try Checkpoint.load(into: GPT(config: other, maxBatch: 1), from: dir) }
-        assertUserError(["no optimizer state"]) { try Checkpoint.load(into: model, optimizer: Optimizer(model: model), from: dir) }
+        var other = config
+        other.nLayer = 3
+        assertUserError(["n_layer 2", "n_layer 3", "--depth"]) {
+            try Checkpoint.load(into: GPT(config: other, maxBatch: 1), from: dir)
+        }
+        assertUserError(["no optimizer state"]) {
+            try Checkpoint.load(into: model, optimizer: Optimizer(model: model), from: dir)
+        }
         let path = dir + "/" + Checkpoint.modelFile
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count - 100).write(to: URL(fileURLWithPath: path))
         assertUserError(["not a valid safetensors file", "truncated"]) { try Checkpoint.load(into: model, from: dir) }
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
         assertUserError(["not a valid safetensors file"]) { try Checkpoint.load(into: model, from: dir) }
+    }
+
+    func testAblationSwitchesAndAdamWMatricesResumeExactly() throws {
+        // The ablation ladder's model and optimizer through a checkpoint: the switches come back from the
+        // metadata, AdamW state replaces Muon's momentum, and the resumed run equals the straight one.
+        var ablated = config
+        ablated.arch = Architecture(rotary: false, qkNorm: false, activation: .gelu, softcap: 0)
+        var hyper = OptimizerHyper(matrixLR: OptimizerHyper.adamwMatrixLR)
+        hyper.matrixOptimizer = .adamw
+        let schedule = LRSchedule(totalSteps: 6)
+        let straight = GPT(config: ablated, maxBatch: 2, seed: 3)
+        let lossesStraight = train(straight, Optimizer(model: straight, hyper: hyper), steps: 0..<6, schedule: schedule)
+        let first = GPT(config: ablated, maxBatch: 2, seed: 3), opt1 = Optimizer(model: first, hyper: hyper)
+        XCTAssertEqual(opt1.muonCount, 0, "every matrix takes AdamW")
+        var losses = train(first, opt1, steps: 0..<3, schedule: schedule)
+        let dir = Fixtures.tempDir("ablated")
+        try Checkpoint.save(model: first, optimizer: opt1, to: dir)
+        let (saved, meta) = try Checkpoint.inspect(dir)
+        XCTAssertEqual(saved.arch, ablated.arch)
+        XCTAssertEqual(meta["activation"], "gelu")
+        let resumed = GPT(config: saved, maxBatch: 2, seed: 99), opt2 = Optimizer(model: resumed, hyper: hyper)
+        try Checkpoint.load(into: resumed, optimizer: opt2, from: dir)
+        losses += train(resumed, opt2, steps: 3..<6, schedule: schedule)
+        XCTAssertEqual(losses, lossesStraight, "resumed losses must equal the uninterrupted run's, bit for bit")
+        // nanochat's model or Muon cannot take this checkpoint, and say which switch differs.
+        assertUserError(["no rotary", "ablation switches"]) {
+            try Checkpoint.load(into: GPT(config: self.config, maxBatch: 2), from: dir)
+        }
+        assertUserError(["--matrix-optimizer adamw", "this run uses muon"]) {
+            try Checkpoint.load(into: resumed, optimizer: Optimizer(model: resumed), from: dir)
+        }
+        // A nanochat-shaped checkpoint's metadata names no switch.
+        XCTAssertNil(Checkpoint.metadata(config)["rotary"])
+        XCTAssertNil(Checkpoint.metadata(config)["softcap"])
     }
 }

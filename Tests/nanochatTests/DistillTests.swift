@@ -86,7 +86,9 @@ final class DistillTests: XCTestCase {
         teacher.forward(inputs, nil, B: B, T: T)
         student.zeroGrad()
         student.forward(inputs, nil, B: B, T: T)
-        student.backward { g in total = reverseKLBackward(g, teacher.lastLogits, weights, &kl, N, V) }
+        student.backward { g in
+            total = reverseKLBackward(g, teacher.lastLogits, weights, &kl, N, V, cap: student.config.arch.softcap)
+        }
         XCTAssertEqual(Double(total), loss(), accuracy: 1e-4 * max(1, loss()), "the kernel's KL is the exact one")
         XCTAssertEqual(kl[0], 0, "an unweighted position has no KL computed")
         XCTAssertGreaterThan(kl[1], 0)

@@ -7,8 +7,9 @@ import XCTest
 final class InferenceTests: XCTestCase {
 
     /// A small model with random (nonzero) weights everywhere, GQA.
-    func randomModel(seqLen: Int = 16, vocab: Int = 50, maxBatch: Int = 2) -> GPT {
-        let config = GPTConfig(sequenceLen: seqLen, vocabSize: vocab, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 32)
+    func randomModel(seqLen: Int = 16, vocab: Int = 50, maxBatch: Int = 2, arch: Architecture = Architecture()) -> GPT {
+        var config = GPTConfig(sequenceLen: seqLen, vocabSize: vocab, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 32)
+        config.arch = arch
         let model = GPT(config: config, maxBatch: maxBatch, seed: 1)
         var rng = RNG(seed: 2)
         for i in 0..<model.numParams { model.params[i] = (2 * rng.uniform() - 1) * 0.3 }
@@ -16,7 +17,13 @@ final class InferenceTests: XCTestCase {
     }
 
     func testCachedDecodingEqualsFullForward() {
-        let model = randomModel()
+        checkCachedDecoding(randomModel())
+        // The ablation ladder's switches take the same path through the cache.
+        let ladder = Architecture(rotary: false, qkNorm: false, activation: .gelu, softcap: 0)
+        checkCachedDecoding(randomModel(arch: ladder))
+    }
+
+    private func checkCachedDecoding(_ model: GPT) {
         let V = model.config.vocabSize, n = 12
         var rng = RNG(seed: 4)
         let tokens = (0..<n).map { _ in Int32(rng.int(V)) }
@@ -33,7 +40,7 @@ final class InferenceTests: XCTestCase {
         }
         let scale = full.map { abs($0) }.max()!
         let err = zip(full, cached).map { abs($0 - $1) }.max()!
-        XCTAssertLessThan(err / scale, 1e-5, "cached logits differ from the full forward")
+        XCTAssertLessThan(err / scale, 1e-5, "cached logits differ from the full forward (\(model.config))")
         XCTAssertEqual(cache.length, n)
     }
 
@@ -58,7 +65,9 @@ final class InferenceTests: XCTestCase {
         let text = "Grüße, 世界! 🎭 naïve café — ∑x² 😀👍🏽"
         let bytes = Array(text.utf8)
         // Byte by byte, and in the token pieces of a byte-level tokenizer.
-        for chunks in [bytes.map { [$0] }, Fixtures.smallTokenizer.encodeOrdinary(bytes).map { Fixtures.smallTokenizer.vocab[$0] }] {
+        for chunks in [
+            bytes.map { [$0] }, Fixtures.smallTokenizer.encodeOrdinary(bytes).map { Fixtures.smallTokenizer.vocab[$0] },
+        ] {
             var s = UTF8Stream(), out = ""
             for c in chunks {
                 let piece = s.push(c)
@@ -69,9 +78,9 @@ final class InferenceTests: XCTestCase {
             XCTAssertEqual(out, text)
         }
         var s = UTF8Stream()
-        XCTAssertEqual(s.push([0x61, 0xE2, 0x82]), "a")      // held back: an incomplete euro sign
+        XCTAssertEqual(s.push([0x61, 0xE2, 0x82]), "a")  // held back: an incomplete euro sign
         XCTAssertEqual(s.push([0xAC, 0x62]), "€b")
-        XCTAssertEqual(s.push([0xFF, 0x63]), "\u{FFFD}c")    // invalid bytes are not held forever
+        XCTAssertEqual(s.push([0xFF, 0x63]), "\u{FFFD}c")  // invalid bytes are not held forever
         XCTAssertEqual(s.push([0xF0, 0x9F]), "")
         XCTAssertEqual(s.flush(), "\u{FFFD}")
     }
@@ -110,7 +119,10 @@ final class InferenceTests: XCTestCase {
             let s = String((0..<rng.int(60)).map { _ in alphabet[rng.int(alphabet.count)] })
             let r = Calculator.run(s)
             XCTAssertFalse(r.isEmpty)
-            if !r.hasPrefix("error") { answered += 1; XCTAssertNotNil(Double(r), "\(s) -> \(r)") }
+            if !r.hasPrefix("error") {
+                answered += 1
+                XCTAssertNotNil(Double(r), "\(s) -> \(r)")
+            }
         }
         XCTAssertGreaterThan(answered, 0, "the fuzz run should also produce valid expressions")
     }
@@ -119,8 +131,9 @@ final class InferenceTests: XCTestCase {
         let tok = Fixtures.smallTokenizer
         let config = GPTConfig(sequenceLen: 64, vocabSize: tok.vocabSize, nLayer: 1, nHead: 1, nKvHead: 1, nEmbd: 16)
         let model = GPT(config: config, maxBatch: 1, seed: 1)
-        let session = ChatSession(engine: Engine(model: model, tokenizer: tok),
-                                  options: SamplingOptions(temperature: 0, topK: 0, seed: 1, maxTokens: 8))
+        let session = ChatSession(
+            engine: Engine(model: model, tokenizer: tok),
+            options: SamplingOptions(temperature: 0, topK: 0, seed: 1, maxTokens: 8))
         var totalDropped = 0
         for i in 0..<8 {
             let r = try session.reply("Tell me about the king and the queen, turn \(i).") { _, _ in true }
@@ -141,14 +154,21 @@ final class InferenceTests: XCTestCase {
         let engine = Engine(model: GPT(config: config, maxBatch: 2, seed: 1), tokenizer: tok, rows: 2)
         // Script the model: row 0 calls the calculator, row 1 answers directly.
         let s = tok.id
-        let scripts = [[s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + tok.encode(" so 84") + [s(.assistantEnd)],
-                       tok.encode("84") + [s(.assistantEnd)]]
+        let scripts = [
+            [s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + tok.encode(" so 84") + [s(.assistantEnd)],
+            tok.encode("84") + [s(.assistantEnd)],
+        ]
         var cursor = [0, 0]
-        engine.policy = { row, _ in defer { cursor[row] += 1 }; return scripts[row][cursor[row]] }
+        engine.policy = { row, _ in
+            defer { cursor[row] += 1 }
+            return scripts[row][cursor[row]]
+        }
         let prompt = try tok.renderForCompletion(Conversation(messages: [Message(.user, "What is 12*(3+4)?")]))
         let out = engine.generateBatch(prompt: prompt, samples: 2, options: SamplingOptions(maxTokens: 40))
         let forced = [s(.outputStart)] + tok.encode("84") + [s(.outputEnd)]
-        XCTAssertEqual(out[0].map(\.id), [s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + forced + tok.encode(" so 84"))
+        XCTAssertEqual(
+            out[0].map(\.id),
+            [s(.pythonStart)] + tok.encode("12*(3+4)") + [s(.pythonEnd)] + forced + tok.encode(" so 84"))
         XCTAssertEqual(out[0].filter(\.forced).map(\.id), forced, "the tool's output is forced, not sampled")
         XCTAssertEqual(out[1].map(\.id), tok.encode("84"))
         XCTAssertTrue(out[1].allSatisfy { !$0.forced })
@@ -162,8 +182,11 @@ final class InferenceTests: XCTestCase {
         let engine = Engine(model: model, tokenizer: Fixtures.smallTokenizer, rows: 3)
         let fresh = Engine(model: model, tokenizer: Fixtures.smallTokenizer, rows: 1)
         for _ in 0..<3 {  // three rounds would overflow the 16-token context if the cache were kept
-            _ = engine.generateBatch(prompt: [1, 2, 3, 4, 5], samples: 3, options: SamplingOptions(temperature: 1, topK: 0, seed: 1, maxTokens: 6))
-            XCTAssertEqual(engine.generate(prompt: [7, 8, 9], options: greedy), fresh.generate(prompt: [7, 8, 9], options: greedy))
+            _ = engine.generateBatch(
+                prompt: [1, 2, 3, 4, 5], samples: 3,
+                options: SamplingOptions(temperature: 1, topK: 0, seed: 1, maxTokens: 6))
+            XCTAssertEqual(
+                engine.generate(prompt: [7, 8, 9], options: greedy), fresh.generate(prompt: [7, 8, 9], options: greedy))
         }
     }
 }

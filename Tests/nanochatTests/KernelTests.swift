@@ -96,6 +96,29 @@ final class KernelTests: XCTestCase {
         checkGradient("residual db", x: b.p, count: n, analytic: db.array, loss: loss)
     }
 
+    func testActivationsOfTheAblationLadder() {
+        // Each nonlinearity against its formula in Double, then its backward against finite differences.
+        let n = 40
+        let x = Buf(n, seed: 14, scale: 3), out = Buf(n), dout = Buf(n, seed: 15), dx = Buf(n)
+        let formulas: [(Activation, (Double) -> Double)] = [
+            (.reluSquared, { max($0, 0) * max($0, 0) }),
+            (.relu, { max($0, 0) }),
+            (.gelu, { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }),
+        ]
+        for (kind, f) in formulas {
+            activationForward(kind, out.p, x.p, n)
+            for i in 0..<n {
+                XCTAssertEqual(Double(out.p[i]), f(Double(x.p[i])), accuracy: 1e-5, "\(kind) at \(x.p[i])")
+            }
+            dx.zero()
+            activationBackward(kind, dx.p, dout.p, x.p, n)
+            checkGradient("\(kind) dx", x: x.p, count: n, analytic: dx.array) {
+                activationForward(kind, out.p, x.p, n)
+                return projected(out.p, dout.p, n)
+            }
+        }
+    }
+
     func testAttentionWithGroupedKV() {
         let B = 2, T = 3, NH = 4, NKV = 2, hs = 4
         let C = NH * hs, KC = NKV * hs
@@ -151,7 +174,14 @@ final class KernelTests: XCTestCase {
     }
 
     func testSoftcapCrossEntropyWithWeights() {
-        let N = 5, V = 7
+        // nanochat's cap and the ablation ladder's uncapped logits (cap 0); V = 19 runs the SIMD and the tail.
+        for (cap, V) in [(Float(15), 7), (0, 7), (15, 19), (0, 19)] {
+            checkCrossEntropy(cap: cap, V: V)
+        }
+    }
+
+    private func checkCrossEntropy(cap: Float, V: Int) {
+        let N = 5
         let raw = Buf(N * V, seed: 18, scale: 30)  // large logits: the cap matters
         let z = Buf(N * V), losses = Buf(N), lse = Buf(N)
         let targets: [Int32] = [0, 6, 3, 3, 1]
@@ -161,23 +191,27 @@ final class KernelTests: XCTestCase {
                 let loss = { () -> Double in
                     z.p.update(from: raw.p, count: N * V)
                     return Double(
-                        softcapCrossEntropyForward(losses.p, lse.p, z.p, t.baseAddress!, w.baseAddress!, N, V))
+                        softcapCrossEntropyForward(
+                            losses.p, lse.p, z.p, t.baseAddress!, w.baseAddress!, N, V, cap: cap))
                 }
                 let l = loss()
                 // By hand: mean over the 4 weighted rows of w·(logsumexp(cap(z)) - cap(z)[target]).
                 var expected = 0.0
                 for n in 0..<N where weights[n] != 0 {
-                    let c = (0..<V).map { 15 * tanh(Double(raw.p[n * V + $0]) / 15) }
+                    let c = (0..<V).map { v -> Double in
+                        let x = Double(raw.p[n * V + v])
+                        return cap == 0 ? x : Double(cap) * tanh(x / Double(cap))
+                    }
                     let m = c.max()!
                     expected += Double(weights[n]) * (m + log(c.map { exp($0 - m) }.reduce(0, +)) - c[Int(targets[n])])
                 }
-                XCTAssertEqual(l, expected / 4, accuracy: 1e-4)
-                softcapCrossEntropyBackward(z.p, lse.p, t.baseAddress!, w.baseAddress!, N, V)
+                XCTAssertEqual(l, expected / 4, accuracy: 1e-4, "cap \(cap), V \(V)")
+                softcapCrossEntropyBackward(z.p, lse.p, t.baseAddress!, w.baseAddress!, N, V, cap: cap)
                 let analytic = z.array
                 for v in 0..<V { XCTAssertEqual(analytic[V + v], 0, "ignored row has no gradient") }
                 checkGradient(
-                    "softcap+CE dlogits", x: raw.p, count: raw.count, analytic: analytic, h: 2e-2, rtol: 2e-2,
-                    loss: loss)
+                    "softcap \(cap) + CE dlogits, V \(V)", x: raw.p, count: raw.count, analytic: analytic, h: 2e-2,
+                    rtol: 2e-2, loss: loss)
             }
         }
     }

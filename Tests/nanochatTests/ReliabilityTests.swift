@@ -12,7 +12,9 @@ final class ReliabilityTests: XCTestCase {
 
     func shard() throws -> [UInt16] {
         let corpus = try Corpus.load([Fixtures.repoRoot.appendingPathComponent("data/shakespeare/val").path])
-        return corpus.documents.flatMap { [UInt16(tok.bosId)] + tok.encodeOrdinary(Array($0.prefix(8000))).map { UInt16($0) } }
+        return corpus.documents.flatMap {
+            [UInt16(tok.bosId)] + tok.encodeOrdinary(Array($0.prefix(8000))).map { UInt16($0) }
+        }
     }
 
     func options(steps: Int) -> PretrainOptions {
@@ -64,7 +66,8 @@ final class ReliabilityTests: XCTestCase {
         try Checkpoint.save(model: model, optimizer: nil, to: out + "/sft", extra: ["tokenizer_hash": tok.hash])
         XCTAssertEqual(try loadModel(out: out, stage: .sft).meta["tokenizer_hash"], tok.hash)
         // Another tokenizer of the same size: refused by its hash, not only by the vocab size.
-        try Checkpoint.save(model: model, optimizer: nil, to: out + "/sft", extra: ["tokenizer_hash": "0123456789abcdef"])
+        try Checkpoint.save(
+            model: model, optimizer: nil, to: out + "/sft", extra: ["tokenizer_hash": "0123456789abcdef"])
         assertUserError(["another tokenizer", "0123456789abcdef"]) { _ = try loadModel(out: out, stage: .sft) }
     }
 
@@ -103,8 +106,10 @@ final class ReliabilityTests: XCTestCase {
         assertUserError(["needs about", "GB of memory", "--batch-size"]) {
             try GPT.checkFitsInMemory(huge, maxBatch: 64, training: true)
         }
-        XCTAssertNoThrow(try GPT.checkFitsInMemory(GPTConfig(depth: 4, vocabSize: 4096, sequenceLen: 256), maxBatch: 16,
-                                                   training: true))
+        XCTAssertNoThrow(
+            try GPT.checkFitsInMemory(
+                GPTConfig(depth: 4, vocabSize: 4096, sequenceLen: 256), maxBatch: 16,
+                training: true))
     }
 
     func testResumingAFinishedRunNeedsMoreSteps() throws {
@@ -137,7 +142,8 @@ final class ReliabilityTests: XCTestCase {
         }
         held = nil  // released: the stage runs
         XCTAssertNil(held)
-        XCTAssertEqual(try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: options(steps: 1)).step, 1)
+        XCTAssertEqual(
+            try pretrain(tokenizer: tok, train: try shard(), val: [], outDir: dir, options: options(steps: 1)).step, 1)
     }
 
     func testModelAndOptimizerFilesBelongTogether() throws {
@@ -153,14 +159,17 @@ final class ReliabilityTests: XCTestCase {
         assertUserError(["does not belong to", "step 3", "step 2", "--fresh"]) {
             _ = try pretrain(tokenizer: tok, train: tokens, val: [], outDir: a, options: o)
         }
-        XCTAssertEqual(try pretrain(tokenizer: tok, train: tokens, val: [], outDir: b, options: o).step, 4, "a true pair resumes")
+        XCTAssertEqual(
+            try pretrain(tokenizer: tok, train: tokens, val: [], outDir: b, options: o).step, 4, "a true pair resumes")
     }
 
     func testTemporariesOfKilledSavesAreRemoved() throws {
         let dir = Fixtures.tempDir("litter")
         // pid 2^22 + 7 is above Linux's default pid_max (2^22): no such process.
         let stale = dir + "/.model.safetensors.tmp-4194311", live = dir + "/.optim.safetensors.tmp-\(getpid())"
-        for p in [stale, live, dir + "/.keep"] { XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data())) }
+        for p in [stale, live, dir + "/.keep"] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data()))
+        }
         _ = try StageLock(dir)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a dead writer's temporary is removed")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live), "this process's own is left alone")
@@ -198,6 +207,9 @@ final class ReliabilityCLITests: BinaryTestCase {
         try assertCleanError(["base-train", "--out", dir, "--warmdown-ratio", "nan"], "--warmdown-ratio must be")
         try assertCleanError(["base-train", "--out", dir, "--final-lr-frac", "1e30"], "--final-lr-frac must be")
         try assertCleanError(["base-train", "--out", dir, "--seq-len", "100000"], "too large")
+        try assertCleanError(["base-train", "--out", dir, "--softcap", "0.5"], "--softcap must be 0")
+        try assertCleanError(["base-train", "--out", dir, "--activation", "swish"], "relu2")
+        try assertCleanError(["base-train", "--out", dir, "--matrix-optimizer", "sgd"], "adamw")
     }
 
     /// Counts far beyond any run (1e8 examples, 100000 samples) are refused before anything is allocated;
@@ -218,19 +230,25 @@ final class ReliabilityCLITests: BinaryTestCase {
     /// Folders that cannot be made say which one and why, in one line (not an NSError dump).
     func testUncreatableFoldersAreNamedWithTheReason() throws {
         let dir = try tinyRun("folders", steps: 1)
-        try assertCleanError(["tokenize", "--out", dir, "--bin", "README.md/x.bin", "README.md"],
-                             "README.md: a file of that name is in the way")
-        try assertCleanError(["tok-train", "--out", "/proc/nanochat-test", "--input", "data/shakespeare/val",
-                              "--vocab-size", "512"], "cannot create folder /proc/nanochat-test")
+        try assertCleanError(
+            ["tokenize", "--out", dir, "--bin", "README.md/x.bin", "README.md"],
+            "README.md: a file of that name is in the way")
+        try assertCleanError(
+            [
+                "tok-train", "--out", "/proc/nanochat-test", "--input", "data/shakespeare/val",
+                "--vocab-size", "512",
+            ], "cannot create folder /proc/nanochat-test")
         try assertCleanError(["download", "file:///tmp", "--output", dir + "/x"], "it is a folder")
         try assertCleanError(["download", "http://127.0.0.1:9/x", "--timeout", "0"], "--timeout must be between")
     }
 
     func testSIGTERMSavesAndResumeContinues() throws {
         let dir = try tinyRun("sigterm", steps: 1)
-        let args = ["base-train", "--out", dir, "--fresh", "--depth", "1", "--seq-len", "32", "--batch-size", "2",
-                    "--steps", "100000", "--save-every", "0", "--train", "data/shakespeare/val",
-                    "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0"]
+        let args = [
+            "base-train", "--out", dir, "--fresh", "--depth", "1", "--seq-len", "32", "--batch-size", "2",
+            "--steps", "100000", "--save-every", "0", "--train", "data/shakespeare/val",
+            "--val", "data/shakespeare/val", "--eval-every", "0", "--sample-every", "0",
+        ]
         let p = Process()
         p.executableURL = Fixtures.binary
         p.arguments = args
@@ -252,10 +270,12 @@ final class ReliabilityCLITests: BinaryTestCase {
         let step = try XCTUnwrap(Int(try Checkpoint.inspect(dir + "/base").1["step"] ?? ""))
         XCTAssertGreaterThanOrEqual(step, 3, "the steps before the signal were saved")
         // --resume with a new total continues from there.
-        let r = try nanochat(["base-train", "--out", dir, "--resume", "--steps", "\(step + 2)", "--depth", "1",
-                              "--seq-len", "32", "--batch-size", "2", "--train",
-                                  "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0",
-                                  "--sample-every", "0"])
+        let r = try nanochat([
+            "base-train", "--out", dir, "--resume", "--steps", "\(step + 2)", "--depth", "1",
+            "--seq-len", "32", "--batch-size", "2", "--train",
+            "data/shakespeare/val", "--val", "data/shakespeare/val", "--eval-every", "0",
+            "--sample-every", "0",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Checkpoint.inspect(dir + "/base").1["step"], "\(step + 2)")
     }

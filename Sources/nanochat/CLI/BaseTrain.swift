@@ -22,7 +22,8 @@ struct BaseTrain: ParsableCommand {
         Double?
     @Option(help: "AdamW learning rate of the embedding (scaled by (C/768)^-0.5).") var embeddingLr = lr.embeddingLR
     @Option(help: "AdamW learning rate of lm_head (scaled by (C/768)^-0.5).") var unembeddingLr = lr.unembeddingLR
-    @Option(help: "Muon learning rate of the block matrices.") var matrixLr = lr.matrixLR
+    @Option(help: "Learning rate of the block matrices (default: 0.02 for Muon, 0.003 for --matrix-optimizer adamw).")
+    var matrixLr: Float?
     @Option(help: "AdamW weight decay.") var weightDecay = lr.weightDecay
     @Option(help: "Linear warmup steps.") var warmup = d.warmupSteps
     @Option(help: "Fraction of the steps spent decaying the learning rate at the end.") var warmdownRatio = d
@@ -35,6 +36,15 @@ struct BaseTrain: ParsableCommand {
     @Option(help: "Seed for the weights and the data order.") var seed = d.seed
     @Flag(help: "Continue from the checkpoint in OUT/base (a --steps given here sets a new total).") var resume = false
     @Flag(help: "Replace a checkpoint already in OUT/base (without it, one there is refused).") var fresh = false
+    // The ablation ladder (Lessons/04-pretraining.md): each switch turns off one piece of nanochat's model.
+    @Flag(help: "Ablation: no rotary position embeddings (order only through the causal mask).") var noRotary = false
+    @Flag(help: "Ablation: no rmsnorm of the queries and keys.") var noQkNorm = false
+    @Option(help: "Ablation: the MLP's nonlinearity: relu2 (nanochat), relu or gelu.") var activation = Activation
+        .reluSquared
+    @Option(help: "Ablation: the logit soft cap, logits = cap·tanh(z/cap); 0 = uncapped.") var softcap = Architecture
+        .defaultSoftcap
+    @Option(help: "Ablation: the block matrices' optimizer: muon (nanochat) or adamw.") var matrixOptimizer =
+        OptimizerKind.muon
     @Option(name: .long, parsing: .upToNextOption, help: "Training text (files or folders).") var train: [String] = [
         "data/shakespeare/train"
     ]
@@ -57,7 +67,10 @@ struct BaseTrain: ParsableCommand {
         guard !(resume && fresh) else { throw ValidationError("give --resume or --fresh, not both") }
         try validateRate(embeddingLr, "--embedding-lr", 0...10)
         try validateRate(unembeddingLr, "--unembedding-lr", 0...10)
-        try validateRate(matrixLr, "--matrix-lr", 0...10)
+        if let matrixLr { try validateRate(matrixLr, "--matrix-lr", 0...10) }
+        guard softcap.isFinite, softcap == 0 || (1...1000).contains(softcap) else {
+            throw ValidationError("--softcap must be 0 (no cap) or from 1 to 1000; got \(softcap)")
+        }
         try validateRate(weightDecay, "--weight-decay", 0...10)
         guard warmdownRatio.isFinite, (0...1).contains(warmdownRatio) else {
             throw ValidationError("--warmdown-ratio must be a fraction from 0 to 1")
@@ -67,7 +80,8 @@ struct BaseTrain: ParsableCommand {
         }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more steps") }
         guard depth <= 64, seqLen <= 16384, batchSize <= 4096 else {
-            throw ValidationError("--depth (at most 64), --seq-len (at most 16384) or --batch-size (at most 4096) is too large")
+            throw ValidationError(
+                "--depth (at most 64), --seq-len (at most 16384) or --batch-size (at most 4096) is too large")
         }
     }
 
@@ -88,8 +102,12 @@ struct BaseTrain: ParsableCommand {
             o.minutes = minutes
             o.ratio = ratio
             if steps == nil && minutes == nil && ratio == nil && !resume { o.steps = Stage.base.defaultSteps }
+            let defaultMatrixLR = matrixOptimizer == .muon ? OptimizerHyper().matrixLR : OptimizerHyper.adamwMatrixLR
             o.hyper = OptimizerHyper(
-                embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr, weightDecay: weightDecay)
+                embeddingLR: embeddingLr, unembeddingLR: unembeddingLr, matrixLR: matrixLr ?? defaultMatrixLR,
+                weightDecay: weightDecay)
+            o.hyper.matrixOptimizer = matrixOptimizer
+            o.arch = Architecture(rotary: !noRotary, qkNorm: !noQkNorm, activation: activation, softcap: softcap)
             o.warmupSteps = warmup
             o.warmdownRatio = warmdownRatio
             o.finalLRFraction = finalLrFrac
@@ -110,3 +128,6 @@ struct BaseTrain: ParsableCommand {
         }
     }
 }
+
+extension Activation: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}

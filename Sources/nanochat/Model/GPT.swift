@@ -5,13 +5,14 @@
 //   x = rmsnorm(wte[idx]); per block: x += attn(rmsnorm(x)); x += mlp(rmsnorm(x));
 //   logits = 15·tanh(lm_head(rmsnorm(x)) / 15); attn: q,k,v projections, rotary, q/k rmsnorm, causal
 //   softmax (GQA), c_proj; mlp: c_proj(relu(c_fc(x))²). No biases, no learnable norm weights.
+//   config.arch can switch off rotary, the q/k rmsnorm and the cap, or swap relu² for relu or GELU.
 // Initialisation (nanochat's, written down exactly): wte ~ N(0, 1); lm_head ~ N(0, 0.001);
 // c_q, c_k, c_v, c_fc ~ U(-s, s) with s = sqrt(3)/sqrt(C) (the std of N(0, 1/sqrt(C))); both c_proj = 0.
 
 import Foundation
 
 /// Which optimizer updates a parameter tensor.
-enum OptimizerKind { case muon, adamw }
+enum OptimizerKind: String, Codable, CaseIterable { case muon, adamw }
 
 /// One parameter tensor: nanochat's state_dict name, shape (rows = out_features, cols = in_features), and
 /// its parameter group: the optimizer that updates it, and whether it trains at all. A frozen tensor gets
@@ -310,7 +311,7 @@ final class GPT {
         self.B = B
         self.T = T
         let N = B * T, C = config.nEmbd, KC = config.kvDim, NH = config.nHead, NKV = config.nKvHead
-        let hs = config.headDim, V = config.vocabSize
+        let hs = config.headDim, V = config.vocabSize, arch = config.arch
         inputs.update(from: inp, count: N)
         for n in 0..<N { precondition(inp[n] >= 0 && Int(inp[n]) < V, "input token \(inp[n]) outside the vocab") }
         hasTargets = tgt != nil
@@ -339,10 +340,14 @@ final class GPT {
             adapterForward(l, .q, a.q, a.ln1, N, C, C)
             adapterForward(l, .k, a.k, a.ln1, N, C, KC)
             adapterForward(l, .v, a.v, a.ln1, N, C, KC)
-            timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs, pos0: pos0) }
-            timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs, pos0: pos0) }
-            timed(.rmsnorm) { rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs) }
-            timed(.rmsnorm) { rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs) }
+            if arch.rotary {
+                timed(.rotary) { rotaryForward(a.q, ropeCos, ropeSin, B, T, NH, hs, pos0: pos0) }
+                timed(.rotary) { rotaryForward(a.k, ropeCos, ropeSin, B, T, NKV, hs, pos0: pos0) }
+            }
+            if arch.qkNorm {
+                timed(.rmsnorm) { rmsNormForward(a.q, a.qrstd, a.q, N * NH, hs) }
+                timed(.rmsnorm) { rmsNormForward(a.k, a.krstd, a.k, N * NKV, hs) }
+            }
             if let cache {
                 cache.store(layer: l, k: a.k, v: a.v, B: B, T: T)
                 timed(.attention) {
@@ -357,7 +362,7 @@ final class GPT {
             timed(.rmsnorm) { rmsNormForward(a.ln2, a.rstd2, residual, N, C) }
             timed(.matmul) { linearForward(a.fch, a.ln2, P + bw.fc, N, C, 4 * C) }
             adapterForward(l, .fc, a.fch, a.ln2, N, C, 4 * C)
-            timed(.relu2) { reluSquaredForward(a.fca, a.fch, N * 4 * C) }
+            timed(.relu2) { activationForward(arch.activation, a.fca, a.fch, N * 4 * C) }
             // x += mlp
             timed(.matmul) { linearForward(residual, a.fca, P + bw.mlpProj, N, 4 * C, C, accumulate: true) }
             adapterForward(l, .mlpProj, residual, a.fca, N, 4 * C, C)
@@ -368,7 +373,7 @@ final class GPT {
         return timed(.crossEntropy) {
             softcapCrossEntropyForward(
                 losses, lse, logits, tgt == nil ? nil : UnsafePointer(targets),
-                w == nil ? nil : UnsafePointer(weights), N, V)
+                w == nil ? nil : UnsafePointer(weights), N, V, cap: arch.softcap)
         }
     }
 

@@ -12,7 +12,8 @@ extension GPT {
         precondition(hasTargets, "backward() needs a forward with targets")
         let N = B * T, V = config.vocabSize
         timed(.crossEntropy) {
-            softcapCrossEntropyBackward(logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V)
+            softcapCrossEntropyBackward(
+                logits, lse, targets, hasWeights ? UnsafePointer(weights) : nil, N, V, cap: config.arch.softcap)
         }
         backwardFromLogits()
     }
@@ -81,7 +82,7 @@ extension GPT {
     /// The backward from d(final normed hidden state), held in `dln`, down to the embedding.
     fileprivate func backwardFromFinalNorm() {
         let B = self.B, T = self.T, N = B * T, C = config.nEmbd, KC = config.kvDim
-        let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim
+        let NH = config.nHead, NKV = config.nKvHead, hs = config.headDim, arch = config.arch
         let P = params
 
         dres.update(repeating: 0, count: N * C)
@@ -93,7 +94,7 @@ extension GPT {
             timed(.matmul) { linearBackward(dfca, grad(bw.mlpProj), dres, a.fca, P + bw.mlpProj, N, 4 * C, C) }
             adapterBackward(l, .mlpProj, dfca, dres, a.fca, N, 4 * C, C)
             dfch.update(repeating: 0, count: 4 * N * C)
-            timed(.relu2) { reluSquaredBackward(dfch, dfca, a.fch, 4 * N * C) }
+            timed(.relu2) { activationBackward(arch.activation, dfch, dfca, a.fch, 4 * N * C) }
             dln.update(repeating: 0, count: N * C)
             timed(.matmul) { linearBackward(dln, grad(bw.fc), dfch, a.ln2, P + bw.fc, N, C, 4 * C) }
             adapterBackward(l, .fc, dln, dfch, a.ln2, N, C, 4 * C)
@@ -110,12 +111,19 @@ extension GPT {
             }
             // q/k norm then rotary, undone in reverse order (dfch/dfca are free now: reuse them as scratch).
             let dqr = dfch, dkr = dfca
-            dqr.update(repeating: 0, count: N * C)
-            dkr.update(repeating: 0, count: N * KC)
-            timed(.rmsnorm) { rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs) }
-            timed(.rmsnorm) { rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs) }
-            timed(.rotary) { rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs) }
-            timed(.rotary) { rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs) }
+            if arch.qkNorm {
+                dqr.update(repeating: 0, count: N * C)
+                dkr.update(repeating: 0, count: N * KC)
+                timed(.rmsnorm) { rmsNormBackward(dqr, dq, a.q, a.qrstd, N * NH, hs) }
+                timed(.rmsnorm) { rmsNormBackward(dkr, dk, a.k, a.krstd, N * NKV, hs) }
+            } else {
+                dqr.update(from: dq, count: N * C)
+                dkr.update(from: dk, count: N * KC)
+            }
+            if arch.rotary {
+                timed(.rotary) { rotaryBackward(dqr, ropeCos, ropeSin, B, T, NH, hs) }
+                timed(.rotary) { rotaryBackward(dkr, ropeCos, ropeSin, B, T, NKV, hs) }
+            }
             dln.update(repeating: 0, count: N * C)
             timed(.matmul) { linearBackward(dln, grad(bw.cq), dqr, a.ln1, P + bw.cq, N, C, C) }
             timed(.matmul) { linearBackward(dln, grad(bw.ck), dkr, a.ln1, P + bw.ck, N, C, KC) }

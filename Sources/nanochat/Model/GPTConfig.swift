@@ -1,5 +1,6 @@
 // The model's shape. Depth is the one dial, as in nanochat: C = 64·depth, head_dim 64, n_head = C/64.
-// The other fields exist so that tests can build tiny models (e.g. head_dim 16) and GQA variants.
+// The other fields exist so that tests can build tiny models (e.g. head_dim 16) and GQA variants; `arch`
+// switches off one modern piece at a time for the ablation ladder.
 
 struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     var sequenceLen = 256  // T: the context length the model is trained for
@@ -14,6 +15,8 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     /// Low-rank adapters on the blocks' linear layers (Model/LoRA.swift): a LoRA stage's model is the base
     /// model plus these tensors, saved apart as an adapter folder (Train/Adapter.swift).
     var lora: LoRASpec?
+    /// The ablation ladder's switches (Lessons/04-pretraining.md, `./run.sh ladder`); nanochat's by default.
+    var arch = Architecture()
 
     enum CodingKeys: String, CodingKey {
         case sequenceLen = "sequence_len", vocabSize = "vocab_size", nLayer = "n_layer"
@@ -47,6 +50,9 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
         }
         guard nEmbd % nHead == 0 else { throw UserError("n_embd \(nEmbd) must be a multiple of n_head \(nHead)") }
         guard headDim % 2 == 0 else { throw UserError("head_dim \(headDim) must be even for rotary embeddings") }
+        guard arch.softcap.isFinite, arch.softcap == 0 || (1...1000).contains(arch.softcap) else {
+            throw UserError("softcap \(arch.softcap) must be 0 (no cap) or from 1 to 1000")
+        }
         guard nKvHead >= 1, nKvHead <= nHead, nHead % nKvHead == 0 else {
             throw UserError("n_kv_head \(nKvHead) must divide n_head \(nHead)")
         }
@@ -68,5 +74,32 @@ struct GPTConfig: Codable, Equatable, CustomStringConvertible {
     var description: String {
         "n_layer \(nLayer), n_embd \(nEmbd), n_head \(nHead), n_kv_head \(nKvHead), vocab \(vocabSize), seq "
             + "\(sequenceLen)" + (scoreHead ? ", score head" : "") + (lora.map { ", \($0)" } ?? "")
+            + (arch == Architecture() ? "" : ", \(arch)")
+    }
+}
+
+/// The MLP's nonlinearity: relu(x)² (nanochat, from the Primer paper), relu(x) (the original
+/// transformer) or GELU in its tanh form (GPT-2).
+enum Activation: String, CaseIterable, Codable {
+    case reluSquared = "relu2", relu, gelu
+}
+
+/// The pieces of nanochat's model that plain GPT-2 lacks, each of which can be switched off to measure what
+/// it buys (the ablation ladder). A checkpoint saves only the switches that differ from these defaults, so
+/// nanochat-shaped checkpoints are unchanged by their existence.
+struct Architecture: Equatable, CustomStringConvertible {
+    static let defaultSoftcap: Float = 15
+    var rotary = true  // rotary position embeddings on q and k; off: order only through the causal mask
+    var qkNorm = true  // rmsnorm of every head's q and k after rotary
+    var activation = Activation.reluSquared
+    var softcap = Architecture.defaultSoftcap  // logits = cap·tanh(z/cap); 0 = uncapped
+
+    var description: String {
+        var off: [String] = []
+        if !rotary { off.append("no rotary") }
+        if !qkNorm { off.append("no qk-norm") }
+        if activation != .reluSquared { off.append(activation.rawValue) }
+        if softcap != Architecture.defaultSoftcap { off.append(softcap == 0 ? "no softcap" : "softcap \(softcap)") }
+        return off.joined(separator: ", ")
     }
 }

@@ -186,6 +186,51 @@ func reluSquaredBackward(
     }
 }
 
+// MARK: - The MLP's activation (ReLU², or the ablation ladder's ReLU and GELU)
+
+/// √(2/π) and the cubic coefficient of GELU's tanh form, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+private let geluA: Float = 0.797_884_6, geluB: Float = 0.044715
+
+/// out = act(x), for the MLP's nonlinearity `kind`.
+func activationForward(_ kind: Activation, _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int)
+{
+    switch kind {
+    case .reluSquared: reluSquaredForward(out, x, count)
+    case .relu:
+        parallelRanges(count, minChunk: 1 << 14) { a, b in
+            for i in a..<b { out[i] = max(x[i], 0) }
+        }
+    case .gelu:
+        parallelRanges(count, minChunk: 1 << 14) { a, b in
+            for i in a..<b {
+                let v = x[i]
+                out[i] = 0.5 * v * (1 + tanhViaExp(geluA * (v + geluB * v * v * v)))
+            }
+        }
+    }
+}
+
+/// dx += dout · act'(x)
+func activationBackward(
+    _ kind: Activation, _ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+    _ count: Int
+) {
+    switch kind {
+    case .reluSquared: reluSquaredBackward(dx, dout, x, count)
+    case .relu:
+        parallelRanges(count, minChunk: 1 << 14) { a, b in
+            for i in a..<b where x[i] > 0 { dx[i] += dout[i] }
+        }
+    case .gelu:
+        parallelRanges(count, minChunk: 1 << 14) { a, b in
+            for i in a..<b {
+                let v = x[i], t = tanhViaExp(geluA * (v + geluB * v * v * v))
+                dx[i] += dout[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * geluA * (1 + 3 * geluB * v * v))
+            }
+        }
+    }
+}
+
 // MARK: - Residual add
 
 /// out = a + b
@@ -264,21 +309,18 @@ func loraBackward(
 /// tanh(x) = 1 - 2/(e^{2x} + 1): one expf, about twice as fast as tanhf here; absolute error ~1e-7.
 @inline(__always) func tanhViaExp(_ x: Float) -> Float { 1 - 2 / (expf(2 * x) + 1) }
 
-/// Logit soft cap: z ← cap·tanh(z/cap), in place.
-let logitSoftcap: Float = 15
-
 /// Caps the logits in place, then per row: ce = logsumexp(z) - z[target]. Returns
 /// loss = Σ w·ce / count(w ≠ 0) (w = per-token weight: 1 for pretraining, the mask for SFT, the
 /// advantage for RL; 0 = ignored). Saves the row's logsumexp for backward. Without targets only caps.
+/// The cap is the model's (GPTConfig.arch.softcap, nanochat's 15): z ← cap·tanh(z/cap); 0 = no cap.
 func softcapCrossEntropyForward(
     _ losses: UnsafeMutablePointer<Float>,  // (N,) per-token ce (0 where w = 0)
     _ lse: UnsafeMutablePointer<Float>,  // (N,) saved
     _ logits: UnsafeMutablePointer<Float>,  // (N, V) raw in, capped out
     _ targets: UnsafePointer<Int32>?,  // (N,)
     _ weights: UnsafePointer<Float>?,  // (N,) nil = all 1
-    _ N: Int, _ V: Int
+    _ N: Int, _ V: Int, cap: Float
 ) -> Float {
-    let cap = logitSoftcap
     parallelRanges(N, minChunk: 8) { n0, n1 in
         for n in n0..<n1 {
             let z = logits + n * V
@@ -308,8 +350,10 @@ func softcapCrossEntropyForward(
 }
 
 /// Caps a row of logits in place, cap·tanh(z/cap) with tanh(x) = 1 - 2/(e^{2x}+1); returns the row max.
+/// cap 0 leaves the row as it is.
 @inline(__always)
 func softcapRow(_ z: UnsafeMutablePointer<Float>, _ V: Int, _ cap: Float) -> Float {
+    if cap == 0 { return rowMax(z, V) }
     var vmax = F8(repeating: -.infinity)
     let k = F8(repeating: 2 / cap), vcap = F8(repeating: cap)
     var v = 0
@@ -348,18 +392,19 @@ func sumExp(_ z: UnsafePointer<Float>, _ V: Int, _ mx: Float) -> Float {
 }
 
 /// In place: the capped logits become the gradient of the raw logits.
-/// d(capped) = (w/count)·(softmax - onehot); d(raw) = d(capped)·(1 - (capped/cap)²).
+/// d(capped) = (w/count)·(softmax - onehot); d(raw) = d(capped)·(1 - (capped/cap)²). With cap 0 (no cap)
+/// 1/cap is taken as 0, so the factor is 1.
 func softcapCrossEntropyBackward(
     _ logits: UnsafeMutablePointer<Float>,  // (N, V) capped in, dlogits out
     _ lse: UnsafePointer<Float>,  // (N,) saved
     _ targets: UnsafePointer<Int32>,
     _ weights: UnsafePointer<Float>?,
-    _ N: Int, _ V: Int
+    _ N: Int, _ V: Int, cap: Float
 ) {
     var count = 0
     for n in 0..<N where (weights?[n] ?? 1) != 0 { count += 1 }
     let scale: Float = count == 0 ? 0 : 1 / Float(count)
-    let cap = logitSoftcap
+    let invCap: Float = cap == 0 ? 0 : 1 / cap
     parallelRanges(N, minChunk: 8) { n0, n1 in
         for n in n0..<n1 {
             let z = logits + n * V
@@ -369,8 +414,8 @@ func softcapCrossEntropyBackward(
                 continue
             }
             let l = lse[n], t = Int(targets[n])
-            let ut = z[t] / cap  // the target's capped logit, before the row is overwritten
-            let vw = F8(repeating: w), vl = F8(repeating: l), inv = F8(repeating: 1 / cap)
+            let ut = cap == 0 ? 0 : z[t] / cap  // the target's capped logit, before the row is overwritten
+            let vw = F8(repeating: w), vl = F8(repeating: l), inv = F8(repeating: invCap)
             var v = 0
             while v + 8 <= V {  // g = w·softmax; d(raw) = g·(1 - (c/cap)²)
                 let c = load8(z + v), u = c * inv
@@ -378,7 +423,7 @@ func softcapCrossEntropyBackward(
                 v += 8
             }
             while v < V {
-                let c = z[v], u = c / cap
+                let c = z[v], u = cap == 0 ? 0 : c / cap
                 z[v] = w * expf(c - l) * (1 - u * u)
                 v += 1
             }
@@ -414,9 +459,9 @@ func reverseKLBackward(
     _ teacher: UnsafePointer<Float>,  // (N, V) the teacher's capped logits, same positions
     _ weights: UnsafePointer<Float>,  // (N,)
     _ kl: UnsafeMutablePointer<Float>,  // (N,) out
-    _ N: Int, _ V: Int
+    _ N: Int, _ V: Int, cap: Float
 ) -> Float {
-    let cap = logitSoftcap
+    let invCap: Float = cap == 0 ? 0 : 1 / cap  // no cap: the factor is 1
     parallelRanges(N, minChunk: 8) { n0, n1 in
         for n in n0..<n1 {
             let z = logits + n * V, t = teacher + n * V, w = weights[n]
@@ -442,7 +487,7 @@ func reverseKLBackward(
                 v += 1
             }
             kl[n] = k
-            let vw = F8(repeating: w), vk = F8(repeating: k), inv = F8(repeating: 1 / cap)
+            let vw = F8(repeating: w), vk = F8(repeating: k), inv = F8(repeating: invCap)
             v = 0
             while v + 8 <= V {
                 let c = load8(z + v), u = c * inv
@@ -450,7 +495,7 @@ func reverseKLBackward(
                 v += 8
             }
             while v < V {
-                let c = z[v], u = c / cap
+                let c = z[v], u = cap == 0 ? 0 : c / cap
                 z[v] = w * expf(c - lz) * (c - t[v] + lt - lz - k) * (1 - u * u)
                 v += 1
             }

@@ -19,6 +19,11 @@ struct OptimizerHyper: Codable, Equatable {
     var adapterLR: Float = 0.002  // AdamW, LoRA factors (Model/LoRA.swift)
     var weightDecay: Float = 0  // AdamW's decoupled weight decay
     var scaleByWidth = true  // multiply the AdamW rates by (C/768)^-0.5
+    /// The block matrices' optimizer: Muon (nanochat), or AdamW at matrixLR (the ablation ladder's last
+    /// rung, the optimizer of GPT-2 and nanoGPT; not scaled by width).
+    var matrixOptimizer = OptimizerKind.muon
+    /// --matrix-lr's default when the matrices take AdamW (Muon's 0.02 would blow AdamW up).
+    static let adamwMatrixLR: Float = 0.003
 }
 
 /// Checks a learning rate (or weight decay, or scale) given on the command line: a finite number in
@@ -55,14 +60,21 @@ final class Optimizer {
     var stateBytes: Int { 4 * (2 * adamCount + muonCount) }
     var step = 0
     private let scratch: MuonScratch
+    /// What updates the tensors that Muon would (hyper.matrixOptimizer when this optimizer was made).
+    let matrixKind: OptimizerKind
+
+    /// The optimizer that updates `t`: its parameter group's, with the block matrices' set by matrixKind.
+    func kind(of t: ParamTensor) -> OptimizerKind { t.optimizer == .muon ? matrixKind : .adamw }
 
     init(model: GPT, hyper: OptimizerHyper = OptimizerHyper()) {
         self.model = model
         self.hyper = hyper
         trained = model.tensors.filter(\.trainable)
+        matrixKind = hyper.matrixOptimizer
+        let kind = { (t: ParamTensor) in t.optimizer == .muon ? hyper.matrixOptimizer : .adamw }  // kind(of:)
         var offsets: [Int: Int] = [:], adam = 0, muon = 0
         for t in trained {
-            switch t.optimizer {
+            switch kind(t) {
             case .adamw:
                 offsets[t.offset] = adam
                 adam += t.count
@@ -79,7 +91,7 @@ final class Optimizer {
         expAvg.initialize(repeating: 0, count: max(1, adam))
         expAvgSq.initialize(repeating: 0, count: max(1, adam))
         momentumBuffer.initialize(repeating: 0, count: max(1, muon))
-        let blocks = trained.filter { $0.optimizer == .muon }
+        let blocks = trained.filter { kind($0) == .muon }
         scratch = MuonScratch(
             maxCount: blocks.map(\.count).max() ?? 1,
             maxSide: blocks.map { min($0.rows, $0.cols) }.max() ?? 1)
@@ -100,19 +112,22 @@ final class Optimizer {
         let adam = AdamWHyper(weightDecay: hyper.weightDecay)
         for t in trained {
             let p = model.params + t.offset, g = model.grads + t.offset, s = stateOffset[t.offset]!
-            switch t.optimizer {
+            switch kind(of: t) {
             case .muon:
                 muonStep(
                     p, g, momentumBuffer + s, rows: t.rows, cols: t.cols,
                     lr: hyper.matrixLR * lrMultiplier, momentum: momentum, scratch)
             case .adamw:
-                // Heads (the LM head, a reward model's score head) take the unembedding rate.
-                let base =
-                    t.isAdapter
-                    ? hyper.adapterLR : t.name == "transformer.wte.weight" ? hyper.embeddingLR : hyper.unembeddingLR
-                adamwStep(
-                    p, g, expAvg + s, expAvgSq + s, t.count,
-                    lr: base * widthScale * lrMultiplier, step: step, adam)
+                // Heads (the LM head, a reward model's score head) take the unembedding rate; block matrices
+                // (--matrix-optimizer adamw) take matrixLR as it is.
+                let lr =
+                    t.optimizer == .muon
+                    ? hyper.matrixLR
+                    : widthScale
+                        * (t.isAdapter
+                            ? hyper.adapterLR
+                            : t.name == "transformer.wte.weight" ? hyper.embeddingLR : hyper.unembeddingLR)
+                adamwStep(p, g, expAvg + s, expAvgSq + s, t.count, lr: lr * lrMultiplier, step: step, adam)
             }
         }
     }

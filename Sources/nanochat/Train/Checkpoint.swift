@@ -12,11 +12,45 @@ enum Checkpoint {
     static let optimFile = "optim.safetensors"
 
     /// The config as flat metadata keys (what tools/check_safetensors.py and Python readers expect).
+    /// The ablation switches are written only where they differ from nanochat's (Architecture).
     static func metadata(_ c: GPTConfig) -> [String: String] {
-        [
+        var m = [
             "sequence_len": "\(c.sequenceLen)", "vocab_size": "\(c.vocabSize)", "n_layer": "\(c.nLayer)",
             "n_head": "\(c.nHead)", "n_kv_head": "\(c.nKvHead)", "n_embd": "\(c.nEmbd)",
-        ].merging(c.scoreHead ? ["score_head": "1"] : [:]) { a, _ in a }
+        ]
+        if c.scoreHead { m["score_head"] = "1" }
+        if !c.arch.rotary { m["rotary"] = "0" }
+        if !c.arch.qkNorm { m["qk_norm"] = "0" }
+        if c.arch.activation != .reluSquared { m["activation"] = c.arch.activation.rawValue }
+        if c.arch.softcap != Architecture.defaultSoftcap { m["softcap"] = "\(c.arch.softcap)" }
+        return m
+    }
+
+    /// The ablation switches of a checkpoint's metadata (absent keys: nanochat's model).
+    static func architecture(from meta: [String: String], path: String) throws -> Architecture {
+        func flag(_ k: String) throws -> Bool {
+            switch meta[k] {
+            case nil, "1": return true
+            case "0": return false
+            case let v?: throw UserError("\(path): metadata \(k) = \(v) must be 0 or 1: the file is damaged")
+            }
+        }
+        var a = Architecture()
+        a.rotary = try flag("rotary")
+        a.qkNorm = try flag("qk_norm")
+        if let v = meta["activation"] {
+            guard let act = Activation(rawValue: v) else {
+                throw UserError(
+                    "\(path): metadata activation = \(v) is none of "
+                        + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ": the file is damaged")
+            }
+            a.activation = act
+        }
+        if let v = meta["softcap"] {
+            guard let cap = Float(v) else { throw UserError("\(path): metadata softcap = \(v) is not a number") }
+            a.softcap = cap
+        }
+        return a
     }
 
     static func config(from meta: [String: String], path: String) throws -> GPTConfig {
@@ -38,6 +72,7 @@ enum Checkpoint {
             nLayer: try int("n_layer", 1...1024), nHead: try int("n_head", 1...1024),
             nKvHead: try int("n_kv_head", 1...1024), nEmbd: try int("n_embd", 1...1 << 16))
         config.scoreHead = meta["score_head"] == "1"
+        config.arch = try architecture(from: meta, path: path)
         do { try config.validate() } catch let e as UserError { throw UserError("\(path): \(e.message)") }
         return config
     }
@@ -67,7 +102,7 @@ enum Checkpoint {
         var state: [(String, [Int], UnsafePointer<Float>)] = []
         for t in optimizer.trained {
             let s = optimizer.stateOffset[t.offset]!
-            switch t.optimizer {
+            switch optimizer.kind(of: t) {
             case .muon:
                 state.append(
                     ("momentum_buffer." + t.name, [t.rows, t.cols], UnsafePointer(optimizer.momentumBuffer + s)))
@@ -78,6 +113,7 @@ enum Checkpoint {
         }
         var optMeta = meta
         optMeta["optimizer_step"] = "\(optimizer.step)"
+        optMeta["matrix_optimizer"] = optimizer.matrixKind.rawValue
         try writeAtomically(Safetensors.encode(state, metadata: optMeta), to: dir + "/" + optimFile)
         try writeModel()
     }
@@ -141,7 +177,8 @@ enum Checkpoint {
         guard saved == model.config else {
             throw UserError(
                 "\(path) holds a model with \(saved), but this run builds \(model.config). Use the same "
-                    + "--depth/--seq-len/vocab as the checkpoint, or start a fresh run (without --resume, or with "
+                    + "--depth/--seq-len/vocab and ablation switches (--no-rotary, --no-qk-norm, --activation, "
+                    + "--softcap) as the checkpoint, or start a fresh run (without --resume, or with "
                     + "another --out)."
             )
         }
@@ -162,9 +199,16 @@ enum Checkpoint {
                 "\(dir) has weights but no optimizer state (\(optimFile)); cannot resume training from it exactly.")
         }
         let (state, optMeta) = try Safetensors.read(optPath)
+        let savedKind = optMeta["matrix_optimizer"] ?? OptimizerKind.muon.rawValue  // older files: Muon
+        guard savedKind == optimizer.matrixKind.rawValue else {
+            throw UserError(
+                "\(optPath) holds the state of --matrix-optimizer \(savedKind); this run uses "
+                    + "\(optimizer.matrixKind.rawValue). Resume with --matrix-optimizer \(savedKind), or start the "
+                    + "stage again with --fresh.")
+        }
         for t in optimizer.trained {
             let s = optimizer.stateOffset[t.offset]!  // the state slabs hold the trained tensors only
-            switch t.optimizer {
+            switch optimizer.kind(of: t) {
             case .muon:
                 try copy(state, [("momentum_buffer." + t.name, t, optimizer.momentumBuffer + s)], path: optPath)
             case .adamw:

@@ -122,7 +122,7 @@ func exactReverseKLStep(
     teacher.forward(rows.inputs, nil, B: rows.B, T: rows.T)
     student.forward(rows.inputs, nil, B: rows.B, T: rows.T)
     student.backward { g in
-        loss = reverseKLBackward(g, teacher.lastLogits, w, &kl, N, V)
+        loss = reverseKLBackward(g, teacher.lastLogits, w, &kl, N, V, cap: student.config.arch.softcap)
     }
     return (loss, kl.reduce(0.0) { $0 + Double($1) }, count)
 }

@@ -9,6 +9,7 @@ import Foundation
 /// here; mid-train and chat-sft set their own through StageOptions).
 struct PretrainOptions {
     var depth = 4
+    var arch = Architecture()  // the ablation ladder's switches (a fresh model only)
     var seqLen = 256
     var batchSize = 16  // rows per forward pass
     var totalBatchTokens = 4096  // tokens per optimizer step (a multiple of batchSize·seqLen)
@@ -80,7 +81,8 @@ func trainStage<S: BatchSource>(
     let start = StageStart(
         outDir: outDir, resume: o.resume, from: o.initFrom, warmOptimizer: o.warmStartOptimizer, fresh: o.fresh,
         lora: o.lora, maxBatch: o.batchSize, seed: o.seed, hyper: o.hyper)
-    let fresh = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
+    var fresh = GPTConfig(depth: o.depth, vocabSize: tok.vocabSize, sequenceLen: o.seqLen)
+    fresh.arch = o.arch
     let loaded = try openStage(start, fresh: fresh, tokenizer: tok)
     let model = loaded.model, opt = loaded.optimizer, config = model.config
     guard config.sequenceLen == o.seqLen else {
@@ -90,7 +92,8 @@ func trainStage<S: BatchSource>(
                 + "Use --seq-len \(config.sequenceLen).")
     }
     let name = o.stage == .base ? "base-train" : o.stage.folder
-    let h = try StageHarness(name: name, outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
+    let h = try StageHarness(
+        name: name, outDir: outDir, model: model, resumeFrom: o.resume ? loaded.step : nil, quiet: o.quiet)
     let bytesPerToken = tokenByteCounts(tok)
 
     var totalSteps = o.steps ?? 0
@@ -100,7 +103,8 @@ func trainStage<S: BatchSource>(
         totalSteps = o.steps ?? Int(loaded.meta["total_steps"] ?? "") ?? totalSteps
         guard totalSteps > loaded.step || o.minutes != nil else {
             throw UserError(
-                "\(outDir) is at step \(loaded.step) already; to train further, resume with --steps above \(loaded.step)")
+                "\(outDir) is at step \(loaded.step) already; to train further, resume with --steps above \(loaded.step)"
+            )
         }
         loader.skip(rows: Int(loaded.meta["data_rows"] ?? "") ?? 0)
         h.say("\(name): resumed from \(outDir) at step \(h.step)/\(totalSteps)")
@@ -111,7 +115,8 @@ func trainStage<S: BatchSource>(
     }
     h.say(
         "\(name): \(config), \(config.numParams) params, batch \(o.batchSize)x\(o.seqLen) x \(accum) accumulation "
-            + "= \(o.totalBatchTokens) tokens/step")
+            + "= \(o.totalBatchTokens) tokens/step"
+            + (opt.matrixKind == .adamw ? ", AdamW (lr \(opt.hyper.matrixLR)) on the block matrices" : ""))
     var schedule = LRSchedule(
         totalSteps: max(totalSteps, 1), warmupSteps: o.warmupSteps,
         warmdownRatio: o.warmdownRatio, finalFraction: o.finalLRFraction)
