@@ -8,15 +8,17 @@ when the Markdown is rendered):
                                  (RUN/run.log: what ./run.sh printed)
   <!-- from: file PATH -->       ... in the file RUN/PATH (report/report.md, base/log.jsonl, ...)
   <!-- from: rerun -->           the block's `$ ` command lines are run again (bash, from the repository
-                                 root, `nanochat` meaning .build/release/nanochat, NANOCHAT_OUT=RUN) and
+                                 root, `nanochat` meaning .build/release/nanochat, NANOCHAT_OUT a scratch
+                                 copy of RUN, so that nothing they write reaches the run itself) and
                                  the other lines must appear, in order, in what they print
+  <!-- from: rerun, decimals vary -->   the same, with every decimal compared as "#" (timing columns)
   <!-- not checked: WHY -->      a block that cannot be checked (a benchmark's timings), and why
 
 A block is the fenced code block, or the Markdown table, that follows the comment. Lines that are only
 "..." or "…" mark cuts and are skipped; a line ending in "…" matches any line that starts with the rest.
-Colours and repeated spaces are ignored. In reruns only, numbers with a unit of time or speed (12.7 s,
-2467 tok/s, 13.7 MB/s) and all decimals (timing columns) are compared as "#": they vary from run to run;
-whole numbers (ids, counts, tokens) and text must not. A rerun block that fails is tried once more after
+Colours and repeated spaces are ignored, and the run's folder is written `out` (as ./run.sh names it).
+In reruns only, numbers with a unit of time, speed or memory (12.7 s, 2467 tok/s, 699 MB) are compared as
+"#": they vary from run to run, and nothing else should. A rerun block that fails is tried once more after
 the rest of its file, so a lesson may use a folder that a later block of it makes.
 
 Figures in prose are listed in a comment inside their paragraph:
@@ -34,22 +36,30 @@ import argparse
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK = re.compile(r"^<!-- (from: (log|file (\S+)|rerun)|not checked: .+) -->\s*$")
+MARK = re.compile(r"^<!-- (from: (log|file (\S+)|rerun|rerun, decimals vary)|not checked: .+) -->\s*$")
 FIGS = re.compile(r"<!-- figures from (log|file (\S+)): ([^>]*) -->")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TIMING = re.compile(
-    r"\d[\d,]*(\.\d+)?(e-?\d+)? ?(ms|µs|us|s|m\d+s|tok/s|tokens/s|MB/s|GB/s|GFLOP/s|x)\b|\b\d+\.\d+(e-?\d+)?\b"
-)
+TIMING = re.compile(r"\d[\d,]*(\.\d+)?(e-?\d+)? ?(ms|µs|us|s|m\d+s|tok/s|tokens/s|MB/s|GB/s|GFLOP/s|MB|GB|x)\b")
+DECIMAL = re.compile(r"\b\d+\.\d+(e-?\d+)?\b")
 
 
-def norm(line, mask=False):
+RUN_PATHS = []  # the run's absolute folder and its scratch copy, both written "out" in the lessons (main)
+
+
+def norm(line, mask=False, decimals=False):
     line = ANSI.sub("", line).replace("\t", " ")
+    for path in RUN_PATHS:
+        line = line.replace(path, "out")
     line = re.sub(r" +", " ", line).strip()
-    return TIMING.sub("#", line) if mask else line
+    if mask:
+        line = TIMING.sub("#", line)
+    return DECIMAL.sub("#", line) if decimals else line
 
 
 def blocks(path):
@@ -86,11 +96,11 @@ def blocks(path):
     return out
 
 
-def expected(body, mask):
+def expected(body, mask, decimals=False):
     """The lines a block claims, normalised: no commands, no cuts, no table rules."""
     want = []
     for l in body:
-        s = norm(l, mask)
+        s = norm(l, mask, decimals)
         if not s or s in ("...", "…") or s.startswith("$ ") or re.fullmatch(r"\|[-| :]+\|", s):
             continue
         want.append(s)
@@ -118,8 +128,10 @@ def rerun(body, run, binary):
             continue
         cmd = re.sub(r"(^|[|;&] *)nanochat ", lambda m: m.group(1) + binary + " ", l[2:])
         env = dict(os.environ, NANOCHAT_OUT=run)
-        r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        out += (r.stdout + r.stderr).replace("\r", "\n").split("\n")
+        r = subprocess.run(
+            ["bash", "-c", cmd], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=900)
+        out += r.stdout.replace("\r", "\n").split("\n")
     return out
 
 
@@ -132,6 +144,13 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     run = os.path.abspath(a.run)
+    RUN_PATHS.append(run)
+    # Reruns write (chat-eval appends to eval.jsonl, which the report reads): they run on a scratch copy.
+    scratch = None
+    if not a.no_rerun:
+        scratch = tempfile.mkdtemp(prefix="check-figures-")
+        shutil.copytree(run, scratch + "/run", symlinks=True, ignore=shutil.ignore_patterns("optim.safetensors"))
+        RUN_PATHS.insert(0, scratch + "/run")
     binary = os.path.join(ROOT, ".build/release/nanochat")
     log_path = a.log or os.path.join(run, "run.log")
     sources = {}
@@ -157,8 +176,9 @@ def main():
         for line, marker, body in blocks(path) + [(None, None, None)]:
             if line is None:  # the end of the file: the failed reruns once more
                 for line, marker, body in retry:
-                    have = [norm(l, mask=True) for l in rerun(body, run, binary)]
-                    missing = find_in_order(expected(body, mask=True), have)
+                    dec = marker.endswith("decimals vary")
+                    have = [norm(l, True, dec) for l in rerun(body, RUN_PATHS[0], binary)]
+                    missing = find_in_order(expected(body, True, dec), have)
                     if missing is not None:
                         problems.append(f"{rel}:{line} ({marker}): not found (in order): {missing!r}")
                     elif a.verbose:
@@ -171,12 +191,13 @@ def main():
             if marker.startswith("not checked"):
                 counts["unchecked"] += 1
                 continue
-            if marker == "from: rerun":
+            if marker.startswith("from: rerun"):
                 if a.no_rerun:
                     continue
                 counts["reruns"] += 1
-                have = [norm(l, mask=True) for l in rerun(body, run, binary)]
-                missing = find_in_order(expected(body, mask=True), have)
+                dec = marker.endswith("decimals vary")
+                have = [norm(l, True, dec) for l in rerun(body, RUN_PATHS[0], binary)]
+                missing = find_in_order(expected(body, True, dec), have)
                 if missing is not None:
                     retry.append((line, marker, body))
                     continue
@@ -196,6 +217,8 @@ def main():
                 counts["figures"] += 1
                 if fig not in have:
                     problems.append(f"{rel}:{line}: figure {fig!r} does not occur in {m.group(1)}")
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
     for p in problems:
         print("MISMATCH " + p)
     print(

@@ -12,6 +12,7 @@ there are plots made by `nanochat report` and tools/plot_*.py.)
   07-sft-mask.svg     which tokens of a conversation SFT trains (the loss mask)
   08-kv-cache.svg     prefill and decode through the KV cache
   09-rl-loop.svg      one step of RL: sample a group, grade, advantages, weighted loss
+  11-distill-loop.svg one step of on-policy distillation: the student samples, the teacher scores each token
 
 Usage: python3 tools/draw_diagrams.py [--out Lessons/figures]
 """
@@ -184,8 +185,25 @@ def rl_loop():
     return svg(840, 331, body, "One step of RL (lesson 09)")
 
 
+def distill_loop():
+    body = ARROW_DEF
+    body += box(20, 60, 160, 60, "#eeeeee", "#666", ["8 prompts", "spelling, counting, choice"])
+    body += box(230, 60, 180, 60, "#dbe9f6", "#3b6ea5", ["the student samples", "4 answers to each"])
+    body += box(460, 60, 170, 60, "#fff2cc", "#b58900", ["the teacher reads them", "one forward, no sampling"])
+    body += box(680, 60, 200, 60, "#e8f4e8", "#3c8d3c", ["per sampled token:", "log p_teacher − log p_student"])
+    body += box(680, 170, 200, 78, "#fbe5e5", "#b03a3a", ["student's loss", "that weight · log p(token)", "or (--exact-kl) the KL over", "the whole vocabulary"], size=11)
+    body += box(370, 174, 200, 70, "#ece4f6", "#6c4ba5", ["one optimizer step", "of the student only"])
+    body += arrow(180, 90, 230, 90) + arrow(410, 90, 460, 90) + arrow(630, 90, 680, 90)
+    body += arrow(780, 120, 780, 170) + arrow(680, 209, 570, 209)
+    body += '<path d="M370,209 L130,209 L130,120" stroke="#444" stroke-width="1.5" fill="none" marker-end="url(#a)"/>\n'
+    body += ('<text x="20" y="280">The loop of RL (lesson 09) with the grader replaced by a teacher: every sampled token gets its own signal,</text>\n'
+             '<text x="20" y="298">the reverse KL to the teacher, where RL gives one reward per answer. The student learns on its own samples</text>\n'
+             '<text x="20" y="316">(on-policy); --off-policy trains on the teacher\'s samples instead, which is SFT on them.</text>\n')
+    return svg(900, 336, body, "One step of on-policy distillation (lesson 11)")
+
+
 DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "02-rotary.svg": rotary, "07-sft-mask.svg": sft_mask,
-            "08-kv-cache.svg": kv_cache, "09-rl-loop.svg": rl_loop}
+            "08-kv-cache.svg": kv_cache, "09-rl-loop.svg": rl_loop, "11-distill-loop.svg": distill_loop}
 
 
 def main():
