@@ -57,6 +57,8 @@ struct StageModel {
     let optimizer: Optimizer
     let lock: StageLock  // held as long as this value lives
     let meta: [String: String]  // empty for a fresh model
+    /// Whether the optimizer state came from the checkpoint (a resume, or a warm start that could take it).
+    var optimizerLoaded = false
     var step: Int { Int(meta["step"] ?? "") ?? 0 }
 }
 
@@ -120,7 +122,7 @@ func openStage(_ start: StageStart, fresh: GPTConfig, tokenizer tok: Tokenizer) 
                     + "\(tok.hash)); start fresh without --resume"
                 : "\(source) was trained with another tokenizer; retrain it with this run's tokenizer")
     }
-    return StageModel(model: model, optimizer: opt, lock: lock, meta: meta)
+    return StageModel(model: model, optimizer: opt, lock: lock, meta: meta, optimizerLoaded: warm && !plan.merge)
 }
 
 /// Opens a stage that starts from the checkpoint `from` (or resumes `outDir`) with its own optimizer, for

@@ -111,7 +111,7 @@ func trainStage<S: BatchSource>(
     } else if let from = o.initFrom {
         h.say(
             "\(name): starting from \(from) (step \(loaded.meta["step"] ?? "?"))"
-                + (o.warmStartOptimizer ? " with its optimizer state" : ""))
+                + (loaded.optimizerLoaded ? " with its optimizer state" : ""))
     }
     h.say(
         "\(name): \(config), \(config.numParams) params, batch \(o.batchSize)x\(o.seqLen) x \(accum) accumulation "
