@@ -40,7 +40,7 @@ enum Stage: String, CaseIterable {
         }
     }
 
-    /// Optimizer steps when the command is not told otherwise: the default run's (about 35 minutes on
+    /// Optimizer steps when the command is not told otherwise: the default run's (about 17 minutes on
     /// 2 cores in all). run.sh's presets override them; nothing else repeats them.
     var defaultSteps: Int {
         switch self {
