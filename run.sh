@@ -8,7 +8,7 @@
 #                     --reasoning: then DeepSeek-R1's routes: majority votes, terse SFT, RL from mid, a distilled student
 #   ./run.sh ladder [quick] [--seeds "1 2"] [--out DIR]
 #                     the ablation ladder: a short pretraining per rung (nanochat's model, then one modern piece
-#                     off at a time), two seeds each, and a table of val bpb (about 35 minutes; quick: a minute)
+#                     off at a time), two seeds each, and a table of val bpb (about 40 minutes; quick: a minute)
 #   ./run.sh test     installs what is missing, builds, runs every test, then `quick` end to end
 #   ./run.sh build    installs what is missing and builds the release binary
 #   ./run.sh help     this text and the list of stages (nanochat stages)
@@ -180,7 +180,7 @@ reasoning_group() {
 
 # The ablation ladder (Lessons/04-pretraining.md): the same short pretraining once per rung, each rung
 # with one modern piece of nanochat's model switched off, for each seed; then a table of val bpb.
-#   ./run.sh ladder [quick] [--out DIR] [--seeds "1 2"]     (default: out/ladder, about 35 minutes)
+#   ./run.sh ladder [quick] [--out DIR] [--seeds "1 2"]     (default: out/ladder, about 40 minutes)
 LADDER_RUNGS=(  # folder|name|base-train flags
     "nanochat|nanochat|"
     "no-rotary|no rotary|--no-rotary"
