@@ -133,6 +133,8 @@ final class CLITests: BinaryTestCase {
             ["chat-rl", "--out", dir, "--accuracy-reward", "0", "--format-reward", "0"], "nothing would be rewarded")
         try assertCleanError(["chat-rl", "--out", dir, "--format-reward=-1"], "--format-reward must be a number")
         try assertCleanError(["chat-distill", "--out", dir, "--only-correct"], "needs --off-policy")
+        try assertCleanError(["chat-distill", "--out", dir, "--exact-kl", "--clip", "5"], "drop --clip")
+        try assertCleanError(["chat-distill", "--out", dir, "--off-policy", "--clip", "5"], "drop --clip")
         try assertCleanError(["chat-rl", "--out", dir, "--task", "poetry"], "--task must be one of arithmetic")
         try assertCleanError(["chat-eval", "--out", dir, "--votes", "1"], "--votes must be between 2 and 64")
     }

@@ -225,6 +225,7 @@ final class ReliabilityCLITests: BinaryTestCase {
         try assertCleanError(["bench", "--vocab-size", "100000000"], "--vocab-size must be from 2")
         try assertCleanError(["bench", "--vocab-size", "10000000", "--depth", "40"], "GB of memory")
         try assertCleanError(["bench", "--decode-rows", "4096", "--seq-len", "1024"], "4096 rows) and the machine has")
+        try assertCleanError(["bench", "--decode-rows", "4096", "--seq-len", "1024"], "use a smaller --decode-rows")
     }
 
     /// Folders that cannot be made say which one and why, in one line (not an NSError dump).

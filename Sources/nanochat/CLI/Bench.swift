@@ -34,7 +34,8 @@ struct Bench: ParsableCommand {
         config.lora = loraRank.map { LoRASpec(rank: $0, alpha: LoRAOptions.defaultAlpha, targets: LoRATarget.allCases) }
         try runReportingErrors {
             try GPT.checkFitsInMemory(config, maxBatch: batchSize, training: true)
-            try GPT.checkFitsInMemory(config, maxBatch: decodeRows, training: false)  // the batched decode's model
+            // the batched decode's model
+            try GPT.checkFitsInMemory(config, maxBatch: decodeRows, training: false, rowsFlag: "--decode-rows")
         }
         let model = GPT(config: config, maxBatch: batchSize)
         if config.lora != nil { model.freeze { !$0.isAdapter } }

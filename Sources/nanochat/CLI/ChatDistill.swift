@@ -81,6 +81,12 @@ struct ChatDistill: ParsableCommand {
             throw ValidationError(
                 "--exact-kl is on-policy (the student's own positions); drop --off-policy or --exact-kl")
         }
+        // --clip bounds the sampled log-ratio's per-token weights; the other two objectives have none.
+        guard clip == 0 || !(exactKL || offPolicy) else {
+            throw ValidationError(
+                "--clip bounds the sampled log-ratio's weights, which --\(exactKL ? "exact-kl" : "off-policy") "
+                    + "does not use; drop --clip")
+        }
     }
 
     func run() throws {

@@ -208,8 +208,11 @@ final class GPT {
 
     /// Refuses a model that would not fit in this machine's memory, before allocating it: parameters and
     /// gradients, optimizer state when training, and the activations of `maxBatch` rows (in bytes, as
-    /// floats; computed in Double so that absurd sizes cannot overflow).
-    static func checkFitsInMemory(_ config: GPTConfig, maxBatch: Int, training: Bool) throws {
+    /// floats; computed in Double so that absurd sizes cannot overflow). `rowsFlag` is the option that set
+    /// the rows, named in the message.
+    static func checkFitsInMemory(
+        _ config: GPTConfig, maxBatch: Int, training: Bool, rowsFlag: String = "--batch-size"
+    ) throws {
         let N = Double(maxBatch * config.sequenceLen), T = Double(config.sequenceLen), L = Double(config.nLayer)
         let C = Double(config.nEmbd), V = Double(config.vocabSize), NH = Double(config.nHead)
         let params = Double(config.numParams) * (training ? 5 : 2)
@@ -220,7 +223,7 @@ final class GPT {
                 String(
                     format: "this model needs about %.1f GB of memory (%@, %d rows) and the machine has %.1f GB; ",
                     needed / 1e9, config.description, maxBatch, have / 1e9)
-                    + "use a smaller --batch-size, --seq-len or --depth")
+                    + "use a smaller \(rowsFlag), --seq-len or --depth")
         }
     }
 

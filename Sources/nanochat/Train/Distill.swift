@@ -225,7 +225,8 @@ func distill(
     let stopStatus = try h.run(
         more: { h.step < o.steps }, isLast: { h.step == o.steps },
         schedule: StageSchedule(evalEvery: o.evalEvery, saveEvery: o.saveEvery, stopAfterStep: o.stopAfterStep),
-        divergenceHint: "lower --lr-scale or set --clip, and restart.",
+        divergenceHint: o.exact || o.offPolicy
+            ? "lower --lr-scale and restart." : "lower --lr-scale or set --clip, and restart.",
         body: {
             let t0 = now()
             var groups: [SampledGroup] = []
