@@ -168,38 +168,53 @@ def kv_cache():
     return svg(760, y + 118, body, "The KV cache (lesson 08)")
 
 
-def rl_loop():
+def sampling_loop(title, width, top, loss, step, back_x, caption, caption_y):
+    """The loop RL and distillation share: a row of boxes joined left to right (y 60, height 60), a loss
+    box under the last, an optimizer-step box to its left, and an arrow back up to the first box.
+    top: (x, w, fill, stroke, lines) each; loss: (x, y, w, h, lines, size); step: (x, y, w, h, lines)."""
     body = ARROW_DEF
-    body += box(20, 60, 150, 60, "#eeeeee", "#666", ["8 prompts", "\"What is 37 times 12?\""])
-    body += box(220, 60, 170, 60, "#dbe9f6", "#3b6ea5", ["sample G = 8 answers", "to each, temperature 1"])
-    body += box(440, 60, 150, 60, "#fff2cc", "#b58900", ["grade each", "reward 1 or 0"])
-    body += box(640, 60, 180, 60, "#e8f4e8", "#3c8d3c", ["advantages", "reward − group mean"])
-    body += box(640, 170, 180, 70, "#fbe5e5", "#b03a3a", ["weighted loss", "−advantage · log p(token)", "on sampled tokens only"])
-    body += box(330, 170, 200, 70, "#ece4f6", "#6c4ba5", ["one optimizer step", "then the next prompts"])
-    body += arrow(170, 90, 220, 90) + arrow(390, 90, 440, 90) + arrow(590, 90, 640, 90)
-    body += arrow(730, 120, 730, 170) + arrow(640, 205, 530, 205)
-    body += '<path d="M330,205 L120,205 L120,120" stroke="#444" stroke-width="1.5" fill="none" marker-end="url(#a)"/>\n'
-    body += ('<text x="20" y="275">A group whose answers all got the same reward has zero advantages and is skipped. Distillation (lesson 11)</text>\n'
-             '<text x="20" y="293">runs the same loop with the teacher in place of the grader and no group baseline: each sampled token</text>\n'
-             '<text x="20" y="311">gets the weight log p_teacher − log p_student.</text>\n')
-    return svg(840, 331, body, "One step of RL (lesson 09)")
+    for x, w, fill, stroke, lines in top:
+        body += box(x, 60, w, 60, fill, stroke, lines)
+    lx, ly, lw, lh, llines, lsize = loss
+    sx, sy, sw, sh, slines = step
+    body += box(lx, ly, lw, lh, "#fbe5e5", "#b03a3a", llines, size=lsize)
+    body += box(sx, sy, sw, sh, "#ece4f6", "#6c4ba5", slines)
+    body += "".join(arrow(x + w, 90, nx, 90) for (x, w, *_), (nx, *_) in zip(top, top[1:]))
+    mid, last = ly + lh / 2, top[-1][0] + top[-1][1] / 2
+    body += arrow(f"{last:g}", 120, f"{last:g}", ly) + arrow(lx, f"{mid:g}", sx + sw, f"{mid:g}")
+    body += (f'<path d="M{sx},{mid:g} L{back_x},{mid:g} L{back_x},120" stroke="#444" stroke-width="1.5" '
+             'fill="none" marker-end="url(#a)"/>\n')
+    body += "".join(f'<text x="20" y="{caption_y + 18 * i}">{line}</text>\n' for i, line in enumerate(caption))
+    return svg(width, caption_y + 18 * (len(caption) - 1) + 20, body, title)
+
+
+def rl_loop():
+    return sampling_loop(
+        "One step of RL (lesson 09)", 840,
+        [(20, 150, "#eeeeee", "#666", ["8 prompts", "\"What is 37 times 12?\""]),
+         (220, 170, "#dbe9f6", "#3b6ea5", ["sample G = 8 answers", "to each, temperature 1"]),
+         (440, 150, "#fff2cc", "#b58900", ["grade each", "reward 1 or 0"]),
+         (640, 180, "#e8f4e8", "#3c8d3c", ["advantages", "reward − group mean"])],
+        (640, 170, 180, 70, ["weighted loss", "−advantage · log p(token)", "on sampled tokens only"], 12),
+        (330, 170, 200, 70, ["one optimizer step", "then the next prompts"]), 120,
+        ["A group whose answers all got the same reward has zero advantages and is skipped. Distillation (lesson 11)",
+         "runs the same loop with the teacher in place of the grader and no group baseline: each sampled token",
+         "gets the weight log p_teacher − log p_student."], 275)
 
 
 def distill_loop():
-    body = ARROW_DEF
-    body += box(20, 60, 160, 60, "#eeeeee", "#666", ["8 prompts", "spelling, counting, choice"])
-    body += box(230, 60, 180, 60, "#dbe9f6", "#3b6ea5", ["the student samples", "4 answers to each"])
-    body += box(460, 60, 170, 60, "#fff2cc", "#b58900", ["the teacher reads them", "one forward, no sampling"])
-    body += box(680, 60, 200, 60, "#e8f4e8", "#3c8d3c", ["per sampled token:", "log p_teacher − log p_student"])
-    body += box(680, 170, 200, 78, "#fbe5e5", "#b03a3a", ["student's loss", "that weight · log p(token)", "or (--exact-kl) the KL over", "the whole vocabulary"], size=11)
-    body += box(370, 174, 200, 70, "#ece4f6", "#6c4ba5", ["one optimizer step", "of the student only"])
-    body += arrow(180, 90, 230, 90) + arrow(410, 90, 460, 90) + arrow(630, 90, 680, 90)
-    body += arrow(780, 120, 780, 170) + arrow(680, 209, 570, 209)
-    body += '<path d="M370,209 L130,209 L130,120" stroke="#444" stroke-width="1.5" fill="none" marker-end="url(#a)"/>\n'
-    body += ('<text x="20" y="280">The loop of RL (lesson 09) with the grader replaced by a teacher: every sampled token gets its own signal,</text>\n'
-             '<text x="20" y="298">the reverse KL to the teacher, where RL gives one reward per answer. The student learns on its own samples</text>\n'
-             '<text x="20" y="316">(on-policy); --off-policy trains on the teacher\'s samples instead, which is SFT on them.</text>\n')
-    return svg(900, 336, body, "One step of on-policy distillation (lesson 11)")
+    return sampling_loop(
+        "One step of on-policy distillation (lesson 11)", 900,
+        [(20, 160, "#eeeeee", "#666", ["8 prompts", "spelling, counting, choice"]),
+         (230, 180, "#dbe9f6", "#3b6ea5", ["the student samples", "4 answers to each"]),
+         (460, 170, "#fff2cc", "#b58900", ["the teacher reads them", "one forward, no sampling"]),
+         (680, 200, "#e8f4e8", "#3c8d3c", ["per sampled token:", "log p_teacher − log p_student"])],
+        (680, 170, 200, 78, ["student's loss", "that weight · log p(token)", "or (--exact-kl) the KL over",
+                             "the whole vocabulary"], 11),
+        (370, 174, 200, 70, ["one optimizer step", "of the student only"]), 130,
+        ["The loop of RL (lesson 09) with the grader replaced by a teacher: every sampled token gets its own signal,",
+         "the reverse KL to the teacher, where RL gives one reward per answer. The student learns on its own samples",
+         "(on-policy); --off-policy trains on the teacher's samples instead, which is SFT on them."], 280)
 
 
 DIAGRAMS = {"00-pipeline.svg": pipeline, "02-causal-mask.svg": causal_mask, "02-rotary.svg": rotary, "07-sft-mask.svg": sft_mask,

@@ -57,3 +57,6 @@ func expShiftInPlace(_ z: UnsafeMutablePointer<Float>, _ n: Int, _ mx: Float) ->
     }
     return s
 }
+
+/// tanh(x) = 1 - 2/(e^{2x} + 1): one expf, about twice as fast as tanhf here; absolute error ~1e-7.
+@inline(__always) func tanhViaExp(_ x: Float) -> Float { 1 - 2 / (expf(2 * x) + 1) }
